@@ -1,0 +1,299 @@
+"""Fakes for injecting faults: a truthful in-memory connection manager and orchestrator stand-ins.
+
+Nothing here needs pytest. :class:`FakeConnectionManager` implements the connection-manager
+contract (``send_to_thread`` is ``True`` only when a live connection of that thread took the
+message) and lets a test connect, drop and resume subscribers and make sends fail or lag.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+__all__ = [
+    "Delivery",
+    "FakeConnection",
+    "FakeConnectionManager",
+    "HangingOrchestrator",
+    "ReplayUnsupported",
+    "UnhealthyOrchestrator",
+    "normalize_message",
+]
+
+Message = dict[str, Any]
+
+
+def normalize_message(message: object) -> Message:
+    """Return a bridge's message as a dict: dicts, pydantic models and JSON text are accepted."""
+    if isinstance(message, dict):
+        return message
+    dump = getattr(message, "model_dump", None)
+    if callable(dump):
+        result = dump(mode="json")
+        if isinstance(result, dict):
+            return result
+    if isinstance(message, (str, bytes, bytearray)):
+        decoded = json.loads(message)
+        if isinstance(decoded, dict):
+            return decoded
+    raise TypeError(
+        f"a bridge sent a {type(message).__name__}; send_to_thread takes a dict, a pydantic "
+        "model or a JSON object"
+    )
+
+
+class ReplayUnsupported(RuntimeError):
+    """Raised when a connection resumes (``last_seq``) and the bridge has no ``replay``."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message taken by one connection."""
+
+    thread_id: str
+    message: Message
+    connection: FakeConnection
+
+
+class FakeConnection:
+    """A subscriber of one thread; ``messages`` holds what it received, in arrival order."""
+
+    def __init__(
+        self,
+        manager: FakeConnectionManager,
+        thread_id: str,
+        *,
+        user_id: str | None = None,
+        last_seq: int | None = None,
+    ) -> None:
+        self.manager = manager
+        self.thread_id = thread_id
+        self.user_id = user_id
+        self.resumed_from = last_seq
+        self.messages: list[Message] = []
+        self.closed = False
+        self.dropped = False
+        self._arrived = asyncio.Event()
+        self._held: list[Message] | None = None
+
+    @property
+    def live(self) -> bool:
+        """Registered and not closed (a dropped connection still looks live to the manager)."""
+        return not self.closed
+
+    @property
+    def last_seq(self) -> int | None:
+        """The highest ``seq`` received, else the resume point, else ``None``."""
+        seqs = [m["seq"] for m in self.messages if isinstance(m.get("seq"), int)]
+        return max(seqs) if seqs else self.resumed_from
+
+    def deliver(self, message: Message) -> bool:
+        """Take a message; a dropped connection takes it into the void, a closed one refuses."""
+        if self.closed:
+            return False
+        if self._held is not None:
+            self._held.append(message)
+        elif not self.dropped:
+            self._accept(message)
+        return True
+
+    def _accept(self, message: Message) -> None:
+        self.messages.append(message)
+        self.manager.record(Delivery(self.thread_id, message, self))
+        self._arrived.set()
+
+    def _hold_live(self) -> None:
+        self._held = []
+
+    def _resume(self, replayed: list[Message]) -> None:
+        """Deliver the replay, then the live messages held meanwhile that it did not cover.
+
+        Only the overlap this fake itself creates (live sends during the replay call) is
+        dropped; duplicates a bridge sends are kept, so the checks can see them.
+        """
+        held, self._held = self._held or [], None
+        for message in replayed:
+            self._accept(message)
+        covered = max((m["seq"] for m in replayed if isinstance(m.get("seq"), int)), default=None)
+        for message in held:
+            seq = message.get("seq")
+            if covered is not None and isinstance(seq, int) and seq <= covered:
+                continue
+            self._accept(message)
+
+    async def wait_for(self, count: int, timeout: float = 2.0) -> list[Message]:
+        """Wait for at least ``count`` messages; raise ``TimeoutError`` after ``timeout``."""
+
+        async def arrived() -> None:
+            while len(self.messages) < count:
+                self._arrived.clear()
+                await self._arrived.wait()
+
+        try:
+            await asyncio.wait_for(arrived(), timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(
+                f"connection of thread {self.thread_id!r} got {len(self.messages)} of {count} "
+                f"messages within {timeout:g}s"
+            ) from None
+        return self.messages
+
+    async def close(self) -> None:
+        """Close the connection; the manager stops counting it as live."""
+        self.closed = True
+        self.manager.forget(self)
+
+    async def reconnect(self) -> FakeConnection:
+        """Close this connection and open a new one resuming from :attr:`last_seq`."""
+        await self.close()
+        return await self.manager.connect(
+            self.thread_id, last_seq=self.last_seq or 0, user_id=self.user_id
+        )
+
+
+class FakeConnectionManager:
+    """An in-memory, truthful connection manager with fault injection.
+
+    ``bridge`` (set after the bridge is built) is asked for ``replay`` when a connection
+    resumes. ``on_delivery`` is called for every message a connection took.
+    """
+
+    def __init__(self, *, on_delivery: Callable[[Delivery], None] | None = None) -> None:
+        self.bridge: object | None = None
+        self.on_delivery = on_delivery
+        self.deliveries: list[Delivery] = []
+        self.send_calls = 0
+        self.latency = 0.0
+        self._connections: dict[str, list[FakeConnection]] = {}
+        self._failures_left = 0
+        self._failure: Callable[[], BaseException] = lambda: ConnectionError(
+            "injected send failure"
+        )
+
+    # -- what the bridge calls --------------------------------------------------------------
+
+    async def send_to_thread(self, thread_id: str, message: object) -> bool:
+        """Offer the message to the thread's live connections; ``True`` if any took it."""
+        self.send_calls += 1
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if self._failures_left:
+            self._failures_left -= 1
+            raise self._failure()
+        decoded = normalize_message(message)
+        taken = False
+        for connection in list(self._connections.get(thread_id, [])):
+            taken = connection.deliver(decoded) or taken
+        return taken
+
+    # -- what tests call --------------------------------------------------------------------
+
+    async def connect(
+        self, thread_id: str, last_seq: int | None = None, *, user_id: str | None = None
+    ) -> FakeConnection:
+        """Subscribe a new connection; with ``last_seq``, first replay what it missed."""
+        connection = FakeConnection(self, thread_id, user_id=user_id, last_seq=last_seq)
+        if last_seq is not None:
+            connection._hold_live()
+        self._connections.setdefault(thread_id, []).append(connection)
+        if last_seq is not None:
+            try:
+                replayed = await self._replay(thread_id, last_seq)
+            except BaseException:
+                self.forget(connection)
+                raise
+            connection._resume(replayed)
+        return connection
+
+    def connections(self, thread_id: str) -> list[FakeConnection]:
+        """Return the live connections of a thread."""
+        return list(self._connections.get(thread_id, []))
+
+    def forget(self, connection: FakeConnection) -> None:
+        """Stop routing to ``connection`` (it was closed)."""
+        bucket = self._connections.get(connection.thread_id, [])
+        if connection in bucket:
+            bucket.remove(connection)
+
+    def drop(self, connection: FakeConnection) -> None:
+        """Break ``connection`` without closing it: sends 'succeed' and reach nobody."""
+        connection.dropped = True
+
+    def fail_next_sends(
+        self, count: int = 1, error: Callable[[], BaseException] | None = None
+    ) -> None:
+        """Make the next ``count`` calls of ``send_to_thread`` raise."""
+        self._failures_left = count
+        if error is not None:
+            self._failure = error
+
+    def messages_for(self, thread_id: str) -> list[Message]:
+        """Every message delivered to any connection of ``thread_id``, in delivery order."""
+        return [d.message for d in self.deliveries if d.thread_id == thread_id]
+
+    # -- internals --------------------------------------------------------------------------
+
+    async def _replay(self, thread_id: str, last_seq: int) -> list[Message]:
+        replay = getattr(self.bridge, "replay", None)
+        if not callable(replay):
+            raise ReplayUnsupported(
+                f"{type(self.bridge).__name__} has no replay(thread_id, after_seq); "
+                "a resuming connection cannot get the events it missed"
+            )
+        result = replay(thread_id, last_seq)
+        if inspect.isawaitable(result):
+            result = await result
+        return [normalize_message(m) for m in (result or [])]
+
+    def record(self, delivery: Delivery) -> None:
+        """Note a message a connection took (called by the connection)."""
+        self.deliveries.append(delivery)
+        if self.on_delivery is not None:
+            self.on_delivery(delivery)
+
+
+# -- orchestrator stand-ins -------------------------------------------------------------------
+
+
+class UnhealthyOrchestrator:
+    """An orchestrator whose every method raises (a backend that is down)."""
+
+    def __getattr__(self, name: str) -> Callable[..., NoReturn]:
+        if name.startswith("__"):
+            raise AttributeError(name)
+
+        def broken(*args: Any, **kwargs: Any) -> NoReturn:
+            raise ConnectionError(f"orchestrator unavailable (stand-in: {name}() always raises)")
+
+        return broken
+
+
+class HangingOrchestrator:
+    """An orchestrator whose every method never returns (a backend that does not answer).
+
+    Methods return awaitables that wait until :meth:`release` is called (or they are
+    cancelled), so a bridge that awaits them without a timeout hangs.
+    """
+
+    def __init__(self) -> None:
+        self._released: asyncio.Event | None = None
+
+    def release(self) -> None:
+        """Let every pending call finish (with ``None``), for clean-up."""
+        if self._released is not None:
+            self._released.set()
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[None]]:
+        if name.startswith("__"):
+            raise AttributeError(name)
+
+        async def hang(*args: Any, **kwargs: Any) -> None:
+            if self._released is None:
+                self._released = asyncio.Event()
+            await self._released.wait()
+
+        return hang

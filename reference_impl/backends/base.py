@@ -1,0 +1,53 @@
+"""The contract every storage backend fulfils; the bridge and the server only use this."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from ..eventlog import LogHead
+from ..events import EventDraft, EventMessage
+from ..registry import Lookup
+
+__all__ = ["Backend"]
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Registry and event log behind one interface; every method may do I/O.
+
+    Semantics are those of :class:`~reference_impl.registry.ThreadRegistry` and
+    :class:`~reference_impl.eventlog.EventLog`; a backend that cannot reach its store raises
+    :class:`~reference_impl.exceptions.BackendUnavailableError` rather than pretend.
+    """
+
+    async def register(self, run_id: str, thread_id: str) -> None:
+        """Record ``run_id -> thread_id`` (conflicting re-registration raises)."""
+
+    async def get_thread(self, run_id: str) -> Lookup:
+        """Look up a run's thread; the :class:`Lookup` says why when there is none."""
+        ...
+
+    async def runs_for_thread(self, thread_id: str) -> list[str]:
+        """Return the live runs of a thread."""
+        ...
+
+    async def unregister(self, run_id: str) -> bool:
+        """Forget a run; return whether it was registered."""
+        ...
+
+    async def append(self, draft: EventDraft) -> EventMessage:
+        """Store ``draft`` as the next event of its thread and return it numbered."""
+        ...
+
+    async def read_after(
+        self, thread_id: str, after_seq: int, epoch: str | None = None
+    ) -> list[EventMessage]:
+        """Return the thread's events after ``after_seq`` or raise ``ResyncRequired``."""
+        ...
+
+    async def head(self, thread_id: str) -> LogHead:
+        """Return the thread's current epoch and head seq."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections; the backend is not used afterwards."""

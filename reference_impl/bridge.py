@@ -1,0 +1,370 @@
+"""The bridge from agents to WebSocket connections: resolve, store, then send.
+
+Each ``notify_*`` call resolves the run's thread (registry, then the standard run-id format,
+else :class:`ThreadResolutionError` — never the run id itself), validates the event completely,
+appends it to the thread's log and only then offers it to the thread's connections. An event
+emitted while nobody is connected is therefore kept and replayed on resume.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticSerializationError
+
+from .backends.base import Backend
+from .backends.memory import MemoryBackend
+from .events import (
+    AgentCompletedPayload,
+    AgentErrorPayload,
+    AgentStartedPayload,
+    AgentThinkingPayload,
+    EventDraft,
+    EventType,
+    ToolCompletedPayload,
+    ToolExecutingPayload,
+)
+from .exceptions import (
+    InvalidEventError,
+    LifecycleError,
+    OrchestratorInitError,
+    RegistryConflictError,
+    ThreadResolutionError,
+)
+from .ids import thread_id_from_run_id, validate_thread_id
+from .lifecycle import RunLifecycle
+from .metrics import BridgeMetrics
+from .orchestrator import check_orchestrator
+
+__all__ = [
+    "AgentWebSocketBridge",
+    "DeliveryReceipt",
+    "SendsToThread",
+    "create_bridge",
+]
+
+logger = logging.getLogger("reference_impl.bridge")
+
+LifecycleMode = Literal["off", "warn", "strict"]
+
+
+class SendsToThread(Protocol):
+    """The connection-manager contract: ``True`` only if a live connection took the message."""
+
+    async def send_to_thread(self, thread_id: str, message: dict[str, Any]) -> bool: ...
+
+
+@dataclass(frozen=True)
+class DeliveryReceipt:
+    """What became of one event: stored at ``seq`` in ``epoch``; delivered now or buffered.
+
+    Truthy only when a live connection took the event.
+    """
+
+    run_id: str
+    thread_id: str
+    seq: int
+    epoch: str
+    delivered: bool
+
+    @property
+    def buffered(self) -> bool:
+        """The event waits in the log for a subscriber to resume."""
+        return not self.delivered
+
+    def __bool__(self) -> bool:
+        return self.delivered
+
+
+class AgentWebSocketBridge:
+    """Routes agent events to the connections of each run's thread.
+
+    Build it with :func:`create_bridge`, which also checks the orchestrator; constructing it
+    directly checks only that an orchestrator is present, and :meth:`start` does the rest.
+    """
+
+    def __init__(
+        self,
+        *,
+        connection_manager: SendsToThread,
+        orchestrator: object,
+        backend: Backend | None = None,
+        max_payload_bytes: int = 256 * 1024,
+        lifecycle: LifecycleMode = "warn",
+        max_tracked_runs: int = 100_000,
+    ) -> None:
+        if orchestrator is None:
+            raise OrchestratorInitError(
+                "orchestrator is None: the bridge needs an orchestrator to start; pass one "
+                "(for example reference_impl.ReferenceOrchestrator())"
+            )
+        if connection_manager is None:
+            raise TypeError("connection_manager is required (see reference_impl.ConnectionManager)")
+        if lifecycle not in ("off", "warn", "strict"):
+            raise ValueError(f"lifecycle must be 'off', 'warn' or 'strict', not {lifecycle!r}")
+        self.connection_manager = connection_manager
+        self.orchestrator = orchestrator
+        self.backend: Backend = backend if backend is not None else MemoryBackend()
+        self.max_payload_bytes = max_payload_bytes
+        self.lifecycle_mode: LifecycleMode = lifecycle
+        self.metrics = BridgeMetrics()
+        self._runs: OrderedDict[str, RunLifecycle] = OrderedDict()
+        self._max_tracked_runs = max_tracked_runs
+        self.started = False
+
+    async def start(self, *, init_timeout: float = 5.0) -> None:
+        """Check the orchestrator; raise :class:`OrchestratorInitError` if it is unfit."""
+        await check_orchestrator(self.orchestrator, timeout=init_timeout)
+        self.started = True
+
+    async def close(self) -> None:
+        """Release the backend."""
+        await self.backend.close()
+
+    # -- runs and threads -------------------------------------------------------------------
+
+    async def register_run(self, run_id: str, thread_id: str) -> None:
+        """Record that ``run_id`` belongs to ``thread_id``.
+
+        A standard run id already names its thread; registering it to another one raises
+        :class:`RegistryConflictError`, as does re-registering a run to a second thread.
+        """
+        _check_run_id(run_id)
+        validate_thread_id(thread_id)
+        encoded = thread_id_from_run_id(run_id)
+        if encoded is not None and encoded != thread_id:
+            raise RegistryConflictError(run_id, encoded, thread_id)
+        await self.backend.register(run_id, thread_id)
+
+    async def resolve_thread(self, run_id: str) -> str:
+        """Return the run's thread: registry, then the run-id format, else raise."""
+        _check_run_id(run_id)
+        lookup = await self.backend.get_thread(run_id)
+        if lookup.thread_id is not None:
+            return lookup.thread_id
+        thread_id = thread_id_from_run_id(run_id)
+        if thread_id is not None:
+            return thread_id
+        self.metrics.resolution_failures += 1
+        reason = (
+            f"{(lookup.miss.value if lookup.miss else 'not registered')} and not a standard run id"
+        )
+        raise ThreadResolutionError(run_id, reason)
+
+    async def replay(
+        self, thread_id: str, after_seq: int, epoch: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Return the thread's stored events after ``after_seq`` as wire dicts, in order.
+
+        Raises :class:`~reference_impl.exceptions.ResyncRequired` when they are not all kept.
+        """
+        events = await self.backend.read_after(thread_id, after_seq, epoch)
+        self.metrics.replayed += len(events)
+        return [event.to_dict() for event in events]
+
+    # -- notify API (the contract) -----------------------------------------------------------
+
+    async def notify_agent_started(
+        self, run_id: str, agent_name: str, context: dict[str, Any] | None = None
+    ) -> DeliveryReceipt:
+        """Emit ``agent_started``."""
+        return await self._emit(
+            EventType.AGENT_STARTED,
+            run_id,
+            agent_name,
+            lambda: AgentStartedPayload(context=context),
+        )
+
+    async def notify_agent_thinking(
+        self,
+        run_id: str,
+        agent_name: str,
+        reasoning: str,
+        step_number: int | None = None,
+        progress_percentage: float | None = None,
+    ) -> DeliveryReceipt:
+        """Emit ``agent_thinking``."""
+        return await self._emit(
+            EventType.AGENT_THINKING,
+            run_id,
+            agent_name,
+            lambda: AgentThinkingPayload(
+                reasoning=reasoning,
+                step_number=step_number,
+                progress_percentage=progress_percentage,
+            ),
+        )
+
+    async def notify_tool_executing(
+        self,
+        run_id: str,
+        agent_name: str,
+        tool_name: str,
+        parameters: dict[str, Any] | None = None,
+    ) -> DeliveryReceipt:
+        """Emit ``tool_executing``."""
+        return await self._emit(
+            EventType.TOOL_EXECUTING,
+            run_id,
+            agent_name,
+            lambda: ToolExecutingPayload(tool_name=tool_name, parameters=parameters),
+        )
+
+    async def notify_tool_completed(
+        self,
+        run_id: str,
+        agent_name: str,
+        tool_name: str,
+        result: Any = None,
+        execution_time_ms: float | None = None,
+    ) -> DeliveryReceipt:
+        """Emit ``tool_completed``."""
+        return await self._emit(
+            EventType.TOOL_COMPLETED,
+            run_id,
+            agent_name,
+            lambda: ToolCompletedPayload(
+                tool_name=tool_name, result=result, execution_time_ms=execution_time_ms
+            ),
+        )
+
+    async def notify_agent_completed(
+        self,
+        run_id: str,
+        agent_name: str,
+        result: Any = None,
+        execution_time_ms: float | None = None,
+    ) -> DeliveryReceipt:
+        """Emit ``agent_completed``."""
+        return await self._emit(
+            EventType.AGENT_COMPLETED,
+            run_id,
+            agent_name,
+            lambda: AgentCompletedPayload(result=result, execution_time_ms=execution_time_ms),
+        )
+
+    async def notify_agent_error(
+        self,
+        run_id: str,
+        agent_name: str,
+        error: str,
+        error_context: dict[str, Any] | None = None,
+    ) -> DeliveryReceipt:
+        """Emit ``agent_error``."""
+        return await self._emit(
+            EventType.AGENT_ERROR,
+            run_id,
+            agent_name,
+            lambda: AgentErrorPayload(error=str(error), error_context=error_context),
+        )
+
+    async def notify_custom(
+        self, run_id: str, agent_name: str, payload: dict[str, Any]
+    ) -> DeliveryReceipt:
+        """Emit an application-defined ``custom`` event."""
+        return await self._emit(EventType.CUSTOM, run_id, agent_name, lambda: payload)
+
+    # -- the one path every event takes ------------------------------------------------------
+
+    async def _emit(
+        self,
+        kind: EventType,
+        run_id: str,
+        agent_name: str,
+        make_payload: Any,
+    ) -> DeliveryReceipt:
+        thread_id = await self.resolve_thread(run_id)
+        draft = self._validated_draft(kind, run_id, thread_id, agent_name, make_payload)
+        self._check_lifecycle(kind, draft)
+        message = await self.backend.append(draft)
+        self.metrics.emitted += 1
+        try:
+            delivered = bool(
+                await self.connection_manager.send_to_thread(thread_id, message.to_dict())
+            )
+        except Exception:
+            # Stored already: a subscriber that resumes still gets it.
+            logger.exception(
+                "send to thread %r failed; seq %d stays buffered", thread_id, message.seq
+            )
+            self.metrics.send_errors += 1
+            delivered = False
+        if delivered:
+            self.metrics.delivered += 1
+        else:
+            self.metrics.buffered += 1
+        return DeliveryReceipt(run_id, thread_id, message.seq, message.epoch, delivered)
+
+    def _validated_draft(
+        self, kind: EventType, run_id: str, thread_id: str, agent_name: str, make_payload: Any
+    ) -> EventDraft:
+        try:
+            if not isinstance(agent_name, str) or not agent_name:
+                raise InvalidEventError(f"agent_name must be a non-empty str, got {agent_name!r}")
+            payload = make_payload()
+            if not isinstance(payload, (BaseModel, dict)):
+                raise InvalidEventError(f"payload must be a dict, got {type(payload).__name__}")
+            draft = EventDraft.build(
+                kind, thread_id=thread_id, run_id=run_id, agent_name=agent_name, payload=payload
+            )
+            size = len(draft.model_dump_json().encode())
+        except (ValidationError, PydanticSerializationError, TypeError, ValueError) as exc:
+            self.metrics.rejected_events += 1
+            if isinstance(exc, InvalidEventError):
+                raise
+            raise InvalidEventError(
+                f"invalid {kind.value} event for run {run_id!r}: {exc}"
+            ) from exc
+        if size > self.max_payload_bytes:
+            self.metrics.rejected_events += 1
+            raise InvalidEventError(
+                f"{kind.value} event for run {run_id!r} is {size} bytes; "
+                f"the limit is {self.max_payload_bytes}"
+            )
+        return draft
+
+    def _check_lifecycle(self, kind: EventType, draft: EventDraft) -> None:
+        if self.lifecycle_mode == "off":
+            return
+        run = self._runs.get(draft.run_id)
+        if run is None:
+            run = self._runs[draft.run_id] = RunLifecycle()
+            while len(self._runs) > self._max_tracked_runs:
+                self._runs.popitem(last=False)
+        tool_name = draft.payload.get("tool_name")
+        problem = run.violation_for(kind.value, tool_name)
+        if problem is not None:
+            self.metrics.lifecycle_violations += 1
+            if self.lifecycle_mode == "strict":
+                raise LifecycleError(f"run {draft.run_id!r}: {problem[1]} [{problem[0]}]")
+            logger.warning("run %r: %s [%s]", draft.run_id, problem[1], problem[0])
+        run.advance(kind.value, tool_name)
+
+
+def _check_run_id(run_id: object) -> None:
+    if not isinstance(run_id, str) or not run_id:
+        raise InvalidEventError(f"run_id must be a non-empty str, got {run_id!r}")
+
+
+async def create_bridge(
+    *,
+    connection_manager: SendsToThread,
+    orchestrator: object,
+    init_timeout: float = 5.0,
+    backend: Backend | None = None,
+    **options: Any,
+) -> AgentWebSocketBridge:
+    """Build and start a bridge: the factory ``pytest-wsbridge`` uses by default.
+
+    Raises :class:`OrchestratorInitError` when the orchestrator is missing, unhealthy or does
+    not answer within ``init_timeout`` seconds. ``options`` go to :class:`AgentWebSocketBridge`.
+    """
+    bridge = AgentWebSocketBridge(
+        connection_manager=connection_manager, orchestrator=orchestrator, backend=backend, **options
+    )
+    await bridge.start(init_timeout=init_timeout)
+    return bridge

@@ -1,0 +1,94 @@
+"""The truthful connection manager: ``send_to_thread`` is ``True`` only if someone took it.
+
+A connection is anything with ``thread_id``, ``user_id`` and a non-blocking ``deliver(message)
+-> bool``. Delivery never awaits a peer, so one slow connection cannot stall the fan-out to
+the others; a connection that cannot keep up refuses (returns ``False``) and closes itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["Connection", "ConnectionManager", "LocalConnection"]
+
+Message = dict[str, Any]
+
+
+@runtime_checkable
+class Connection(Protocol):
+    """One subscriber of one thread."""
+
+    thread_id: str
+    user_id: str | None
+
+    def deliver(self, message: Message) -> bool:
+        """Take ``message`` for sending, without waiting; ``False`` if it was not taken."""
+        ...
+
+
+class ConnectionManager:
+    """Connections by thread and by user, and the truthful ``send_to_thread``."""
+
+    def __init__(self) -> None:
+        self._by_thread: dict[str, dict[int, Connection]] = {}
+        self._by_user: dict[str, dict[int, Connection]] = {}
+
+    def add(self, connection: Connection) -> None:
+        """Start routing the thread's messages to ``connection``."""
+        self._by_thread.setdefault(connection.thread_id, {})[id(connection)] = connection
+        if connection.user_id is not None:
+            self._by_user.setdefault(connection.user_id, {})[id(connection)] = connection
+
+    def remove(self, connection: Connection) -> None:
+        """Stop routing to ``connection``; removing an unknown connection is a no-op."""
+        for index, key in (
+            (self._by_thread, connection.thread_id),
+            (self._by_user, connection.user_id),
+        ):
+            if key is None:
+                continue
+            bucket = index.get(key)
+            if bucket is not None:
+                bucket.pop(id(connection), None)
+                if not bucket:
+                    del index[key]
+
+    def connections_for_thread(self, thread_id: str) -> list[Connection]:
+        """Return the live connections subscribed to ``thread_id``."""
+        return list(self._by_thread.get(thread_id, {}).values())
+
+    def connections_for_user(self, user_id: str) -> list[Connection]:
+        """Return the live connections of ``user_id``, over all their threads."""
+        return list(self._by_user.get(user_id, {}).values())
+
+    def all_connections(self) -> Iterable[Connection]:
+        """Return every live connection."""
+        return [conn for bucket in self._by_thread.values() for conn in bucket.values()]
+
+    async def send_to_thread(self, thread_id: str, message: Message) -> bool:
+        """Offer ``message`` to every connection of the thread; ``True`` if any took it."""
+        taken = False
+        for connection in self.connections_for_thread(thread_id):
+            taken = connection.deliver(message) or taken
+        return taken
+
+
+class LocalConnection:
+    """An in-process subscriber that keeps what it receives; for embedding and tests."""
+
+    def __init__(self, thread_id: str, user_id: str | None = None) -> None:
+        self.thread_id = thread_id
+        self.user_id = user_id
+        self.messages: list[Message] = []
+        self.closed = False
+
+    def deliver(self, message: Message) -> bool:
+        if self.closed:
+            return False
+        self.messages.append(message)
+        return True
+
+    def close(self) -> None:
+        """Refuse every later message."""
+        self.closed = True

@@ -1,0 +1,126 @@
+"""Every exception the reference bridge raises.
+
+The tree, and whose fault each branch is (the h11 habit)::
+
+    WsBridgeError
+    ├── ThreadResolutionError      a run id whose thread cannot be known (caller's data)
+    ├── OrchestratorInitError      the bridge cannot start: orchestrator missing, unhealthy, hung
+    ├── RegistryConflictError      a run registered to a second, different thread (caller)
+    ├── InvalidEventError          an event that cannot be sent: bad run id, payload not JSON,
+    │                              payload too large (caller); raised before anything is stored
+    ├── LifecycleError             an event out of lifecycle order, in strict mode (caller)
+    ├── ResyncRequired             the log cannot serve a resume: trimmed, expired, epoch changed
+    ├── InvalidResumePoint         a resume point ``last_seq`` beyond the log's head (peer)
+    ├── BackendUnavailableError    the storage backend (Redis) failed after bounded retries
+    └── ProtocolError              a malformed or unexpected frame from a WebSocket peer
+
+``InvalidEventError``, ``RegistryConflictError`` and ``InvalidResumePoint`` also derive from
+:class:`ValueError`, and ``ThreadResolutionError`` from :class:`LookupError`, so code that
+catches the built-in categories keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendUnavailableError",
+    "InvalidEventError",
+    "InvalidResumePoint",
+    "LifecycleError",
+    "OrchestratorInitError",
+    "ProtocolError",
+    "RegistryConflictError",
+    "ResyncRequired",
+    "ThreadResolutionError",
+    "WsBridgeError",
+]
+
+
+class WsBridgeError(Exception):
+    """Base class of every error raised by :mod:`reference_impl`."""
+
+
+class ThreadResolutionError(WsBridgeError, LookupError):
+    """Raised when a run's thread is neither registered nor encoded in the run id.
+
+    The bridge raises instead of falling back to the run id: an event "sent" to a thread named
+    after the run reaches nobody, and nobody notices.
+    """
+
+    def __init__(self, run_id: object, reason: str) -> None:
+        self.run_id = run_id
+        self.reason = reason
+        super().__init__(
+            f"cannot resolve the thread of run {run_id!r}: {reason}. "
+            "Call register_run(run_id, thread_id) before emitting, or generate the run id "
+            "with generate_run_id(thread_id)."
+        )
+
+
+class OrchestratorInitError(WsBridgeError):
+    """Raised while building a bridge whose orchestrator is missing, unhealthy or hangs."""
+
+
+class RegistryConflictError(WsBridgeError, ValueError):
+    """Raised when a run already registered to one thread is registered to another."""
+
+    def __init__(self, run_id: str, registered: str, requested: str) -> None:
+        self.run_id = run_id
+        self.registered_thread_id = registered
+        self.requested_thread_id = requested
+        super().__init__(
+            f"run {run_id!r} is registered to thread {registered!r}; "
+            f"refusing to re-register it to {requested!r}"
+        )
+
+
+class InvalidEventError(WsBridgeError, ValueError):
+    """Raised for an event the bridge refuses before storing or sending any part of it."""
+
+
+class LifecycleError(WsBridgeError):
+    """Raised in strict lifecycle mode for an event its run's state does not allow."""
+
+
+class ResyncRequired(WsBridgeError):
+    """Raised when a thread's log cannot serve the events after a resume point.
+
+    The history was trimmed, expired or lost (a new ``epoch``). The client must reload the
+    thread's state and continue from ``head_seq`` in ``epoch``; it never gets a silent gap.
+    """
+
+    def __init__(self, thread_id: str, epoch: str, head_seq: int, reason: str) -> None:
+        self.thread_id = thread_id
+        self.epoch = epoch
+        self.head_seq = head_seq
+        self.reason = reason
+        super().__init__(
+            f"thread {thread_id!r} needs a resync ({reason}); "
+            f"current epoch {epoch!r}, head seq {head_seq}"
+        )
+
+
+class InvalidResumePoint(WsBridgeError, ValueError):
+    """Raised for a resume point the log never issued (``last_seq`` beyond the head)."""
+
+    def __init__(self, thread_id: str, last_seq: int, head_seq: int) -> None:
+        self.thread_id = thread_id
+        self.last_seq = last_seq
+        self.head_seq = head_seq
+        super().__init__(
+            f"last_seq {last_seq} for thread {thread_id!r} is beyond the head seq {head_seq}"
+        )
+
+
+class BackendUnavailableError(WsBridgeError):
+    """Raised when the storage backend stays unreachable after the bounded retries."""
+
+
+class ProtocolError(WsBridgeError):
+    """Raised for a frame from a WebSocket peer that breaks the bridge protocol.
+
+    ``code`` is the error code sent back in the ``error`` frame.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(message)

@@ -1,0 +1,170 @@
+"""The event lifecycle of a run as one transition table, and validators built on it.
+
+A run goes ``NEW --agent_started--> RUNNING --(thinking|tool_*|custom)*--> RUNNING
+--agent_completed|agent_error--> FINISHED``. Nothing follows ``FINISHED``. Tool calls pair by tool
+name: each ``tool_completed`` closes the oldest open ``tool_executing`` of the same tool.
+
+The table is plain data so the bridge, the plugin's checks and the compliance suite all judge
+with the same rules. The validators take any event sequence (dicts with at least ``type``,
+``run_id`` and, for thread checks, ``seq``) and return *every* violation, not just the first.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+__all__ = [
+    "TRANSITIONS",
+    "LifecycleViolation",
+    "RunLifecycle",
+    "RunState",
+    "check_run_lifecycle",
+    "check_runs",
+    "check_thread_sequence",
+]
+
+
+class RunState(str, Enum):
+    """Where a run is in its lifecycle."""
+
+    NEW = "new"
+    RUNNING = "running"
+    FINISHED = "finished"
+
+
+_BODY = ("agent_thinking", "tool_executing", "tool_completed", "custom")
+
+TRANSITIONS: Mapping[tuple[RunState, str], RunState] = {
+    (RunState.NEW, "agent_started"): RunState.RUNNING,
+    (RunState.NEW, "custom"): RunState.NEW,
+    **{(RunState.RUNNING, kind): RunState.RUNNING for kind in _BODY},
+    (RunState.RUNNING, "agent_completed"): RunState.FINISHED,
+    (RunState.RUNNING, "agent_error"): RunState.FINISHED,
+}
+"""``(state, event type) -> next state``; a pair that is missing is a violation."""
+
+
+@dataclass(frozen=True)
+class LifecycleViolation:
+    """One broken rule: which rule, the offending event and its index in the checked sequence."""
+
+    rule: str
+    message: str
+    index: int
+    event: Mapping[str, Any]
+
+    def __str__(self) -> str:
+        return f"[{self.rule}] event #{self.index} ({self.event.get('type')}): {self.message}"
+
+
+@dataclass
+class RunLifecycle:
+    """The incremental state machine of one run; :meth:`advance` checks before it mutates."""
+
+    state: RunState = RunState.NEW
+    open_tools: Counter[str] = field(default_factory=Counter)
+
+    def violation_for(
+        self, event_type: str, tool_name: str | None = None
+    ) -> tuple[str, str] | None:
+        """Return ``(rule, message)`` if the event is not allowed now, else ``None``."""
+        if self.state is RunState.FINISHED:
+            return "after-terminal", f"{event_type} after the run's terminal event"
+        if (self.state, event_type) not in TRANSITIONS:
+            if self.state is RunState.NEW:
+                return "started-first", f"{event_type} before agent_started"
+            if event_type == "agent_started":
+                return "started-once", "a second agent_started"
+            return "unknown-type", f"unknown event type {event_type!r}"
+        if event_type == "tool_completed" and not self.open_tools[tool_name or ""]:
+            return "tool-pairing", f"tool_completed for {tool_name!r} without tool_executing"
+        return None
+
+    def advance(self, event_type: str, tool_name: str | None = None) -> None:
+        """Move to the next state; the caller checks :meth:`violation_for` first."""
+        self.state = TRANSITIONS.get((self.state, event_type), self.state)
+        if event_type == "tool_executing":
+            self.open_tools[tool_name or ""] += 1
+        elif event_type == "tool_completed" and self.open_tools[tool_name or ""]:
+            self.open_tools[tool_name or ""] -= 1
+
+
+def _tool_name(event: Mapping[str, Any]) -> str | None:
+    payload = event.get("payload")
+    if isinstance(payload, Mapping):
+        name = payload.get("tool_name")
+        return name if isinstance(name, str) else None
+    name = event.get("tool_name")
+    return name if isinstance(name, str) else None
+
+
+def check_run_lifecycle(
+    events: Iterable[Mapping[str, Any]], *, require_terminal: bool = False
+) -> list[LifecycleViolation]:
+    """Return every lifecycle violation in the events of *one* run, in order."""
+    run = RunLifecycle()
+    violations: list[LifecycleViolation] = []
+    last: tuple[int, Mapping[str, Any]] | None = None
+    for index, event in enumerate(events):
+        kind = str(event.get("type"))
+        tool = _tool_name(event)
+        problem = run.violation_for(kind, tool)
+        if problem:
+            violations.append(LifecycleViolation(problem[0], problem[1], index, event))
+        run.advance(kind, tool)
+        last = (index, event)
+    if require_terminal and last is not None and run.state is not RunState.FINISHED:
+        violations.append(
+            LifecycleViolation(
+                "terminal-last", "the run has no agent_completed or agent_error", *last
+            )
+        )
+    return violations
+
+
+def check_runs(events: Iterable[Mapping[str, Any]]) -> dict[str, list[LifecycleViolation]]:
+    """Group events by ``run_id`` and check each run; only runs with violations are returned."""
+    by_run: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for event in events:
+        by_run[str(event.get("run_id"))].append(event)
+    found = {run_id: check_run_lifecycle(run_events) for run_id, run_events in by_run.items()}
+    return {run_id: found_ for run_id, found_ in found.items() if found_}
+
+
+def check_thread_sequence(
+    events: Iterable[Mapping[str, Any]], *, after_seq: int = 0
+) -> list[LifecycleViolation]:
+    """Check that ``seq`` runs ``after_seq + 1, after_seq + 2, ...`` with no gap or duplicate.
+
+    Use it on what one connection of one thread received; a resumed connection passes its
+    ``last_seq`` as ``after_seq``.
+    """
+    violations: list[LifecycleViolation] = []
+    expected = after_seq + 1
+    seen: set[int] = set()
+    for index, event in enumerate(events):
+        seq = event.get("seq")
+        if not isinstance(seq, int):
+            violations.append(
+                LifecycleViolation("seq-missing", "event has no int seq", index, event)
+            )
+            continue
+        if seq in seen or seq <= after_seq:
+            violations.append(LifecycleViolation("seq-duplicate", f"seq {seq} again", index, event))
+            continue
+        if seq < expected:
+            message = f"seq {seq} after seq {expected - 1}"
+            violations.append(LifecycleViolation("seq-order", message, index, event))
+            seen.add(seq)
+            continue
+        if seq > expected:
+            violations.append(
+                LifecycleViolation("seq-gap", f"expected seq {expected}, got {seq}", index, event)
+            )
+        seen.add(seq)
+        expected = seq + 1
+    return violations

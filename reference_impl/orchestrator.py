@@ -1,0 +1,95 @@
+"""The orchestrator the bridge depends on, and the fail-fast start-up check.
+
+An orchestrator creates threads and runs and answers a health check. The bridge refuses to
+start without a healthy one: a bridge that starts "fine" and fails at the first event loses
+that event and every one after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import Protocol, runtime_checkable
+
+from .exceptions import OrchestratorInitError
+from .ids import generate_run_id, thread_id_from_run_id, validate_thread_id
+
+__all__ = ["Orchestrator", "ReferenceOrchestrator", "check_orchestrator"]
+
+
+@runtime_checkable
+class Orchestrator(Protocol):
+    """What the bridge needs from an orchestrator."""
+
+    async def health_check(self) -> bool:
+        """Return ``True`` when the orchestrator can serve runs."""
+        ...
+
+    async def get_thread_id_for_run(self, run_id: str) -> str | None:
+        """Return the thread a run belongs to, or ``None``."""
+        ...
+
+
+class ReferenceOrchestrator:
+    """A small in-memory orchestrator: threads owned by users, runs with standard ids."""
+
+    def __init__(self) -> None:
+        self._thread_owner: dict[str, str] = {}
+        self._run_thread: dict[str, str] = {}
+        self.healthy = True
+
+    async def health_check(self) -> bool:
+        return self.healthy
+
+    def create_thread(self, user_id: str, thread_id: str) -> str:
+        """Record that ``user_id`` owns ``thread_id``; return the thread id."""
+        validate_thread_id(thread_id)
+        owner = self._thread_owner.setdefault(thread_id, user_id)
+        if owner != user_id:
+            raise ValueError(f"thread {thread_id!r} belongs to another user")
+        return thread_id
+
+    def owner_of(self, thread_id: str) -> str | None:
+        """Return the user who owns ``thread_id``, or ``None``."""
+        return self._thread_owner.get(thread_id)
+
+    def start_run(self, thread_id: str) -> str:
+        """Return a new standard run id for ``thread_id`` and remember it."""
+        run_id = generate_run_id(thread_id)
+        self._run_thread[run_id] = thread_id
+        return run_id
+
+    async def get_thread_id_for_run(self, run_id: str) -> str | None:
+        return self._run_thread.get(run_id) or thread_id_from_run_id(run_id)
+
+
+async def check_orchestrator(orchestrator: object, *, timeout: float) -> None:
+    """Raise :class:`OrchestratorInitError` unless ``orchestrator`` is present and healthy.
+
+    Healthy means ``health_check()`` returns something other than ``False`` within
+    ``timeout`` seconds without raising; sync and async health checks both work.
+    """
+    if orchestrator is None:
+        raise OrchestratorInitError(
+            "orchestrator is None: the bridge needs an orchestrator to start; pass one "
+            "(for example reference_impl.ReferenceOrchestrator())"
+        )
+    health_check = getattr(orchestrator, "health_check", None)
+    if not callable(health_check):
+        raise OrchestratorInitError(
+            f"orchestrator {type(orchestrator).__name__} has no health_check() method"
+        )
+    try:
+        answer = health_check()
+        if inspect.isawaitable(answer):
+            answer = await asyncio.wait_for(answer, timeout)
+    except asyncio.TimeoutError as exc:
+        raise OrchestratorInitError(
+            f"orchestrator health check did not answer within {timeout:g}s (hanging)"
+        ) from exc
+    except Exception as exc:
+        raise OrchestratorInitError(
+            f"orchestrator health check raised {exc!r} (unhealthy)"
+        ) from exc
+    if answer is False:
+        raise OrchestratorInitError("orchestrator health check returned False (unhealthy)")
