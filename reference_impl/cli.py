@@ -1,21 +1,15 @@
-"""The ``wsbridge`` command line (subcommands are added by their modules' owners)."""
+"""The reference bridge's subcommands of ``wsbridge`` (``serve``, ``tail``).
+
+The ``wsbridge`` entry point lives in :mod:`pytest_wsbridge.cli`, which adds the plugin's own
+subcommands; this module keeps ``reference_impl`` free of any import of the plugin.
+"""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 
-__all__ = ["main"]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """Return the ``wsbridge`` argument parser."""
-    parser = argparse.ArgumentParser(prog="wsbridge", description=__doc__)
-    parser.add_subparsers(dest="command", required=True)
-    return parser
+__all__ = ["add_commands"]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``wsbridge``; return the process exit code."""
-    build_parser().parse_args(argv)
-    return 0
+def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the reference bridge's subcommands; each sets ``func(args) -> int`` as its default."""

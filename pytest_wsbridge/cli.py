@@ -1,0 +1,36 @@
+"""``wsbridge``: the command line of the distribution.
+
+Each subcommand is registered by the module that owns it and sets ``func(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from reference_impl import cli as reference_cli
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the ``wsbridge`` argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="wsbridge", description="Serve, watch and check agent-event WebSocket bridges."
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    reference_cli.add_commands(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``wsbridge``; return the process exit code."""
+    args = build_parser().parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        return 2
+    return int(func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
