@@ -8,8 +8,10 @@ emitted while nobody is connected is therefore kept and replayed on resume.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -31,14 +33,13 @@ from .events import (
 from .exceptions import (
     InvalidEventError,
     LifecycleError,
-    OrchestratorInitError,
     RegistryConflictError,
     ThreadResolutionError,
 )
 from .ids import thread_id_from_run_id, validate_thread_id
 from .lifecycle import RunLifecycle
 from .metrics import BridgeMetrics
-from .orchestrator import check_orchestrator
+from .orchestrator import check_orchestrator, require_orchestrator
 
 __all__ = [
     "AgentWebSocketBridge",
@@ -76,6 +77,11 @@ class DeliveryReceipt:
         """The event waits in the log for a subscriber to resume."""
         return not self.delivered
 
+    @property
+    def status(self) -> Literal["delivered", "buffered"]:
+        """``"delivered"`` or ``"buffered"``."""
+        return "delivered" if self.delivered else "buffered"
+
     def __bool__(self) -> bool:
         return self.delivered
 
@@ -97,11 +103,7 @@ class AgentWebSocketBridge:
         lifecycle: LifecycleMode = "warn",
         max_tracked_runs: int = 100_000,
     ) -> None:
-        if orchestrator is None:
-            raise OrchestratorInitError(
-                "orchestrator is None: the bridge needs an orchestrator to start; pass one "
-                "(for example reference_impl.ReferenceOrchestrator())"
-            )
+        require_orchestrator(orchestrator)
         if connection_manager is None:
             raise TypeError("connection_manager is required (see reference_impl.ConnectionManager)")
         if lifecycle not in ("off", "warn", "strict"):
@@ -114,6 +116,9 @@ class AgentWebSocketBridge:
         self.metrics = BridgeMetrics()
         self._runs: OrderedDict[str, RunLifecycle] = OrderedDict()
         self._max_tracked_runs = max_tracked_runs
+        # One lock per thread with an emit in flight, so that events reach the connection
+        # manager in seq order even when the backend or the manager awaits.
+        self._thread_locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self.started = False
 
     async def start(self, *, init_timeout: float = 5.0) -> None:
@@ -275,39 +280,57 @@ class AgentWebSocketBridge:
         kind: EventType,
         run_id: str,
         agent_name: str,
-        make_payload: Any,
+        make_payload: Callable[[], BaseModel | dict[str, Any]],
     ) -> DeliveryReceipt:
         thread_id = await self.resolve_thread(run_id)
         draft = self._validated_draft(kind, run_id, thread_id, agent_name, make_payload)
-        self._check_lifecycle(kind, draft)
-        message = await self.backend.append(draft)
-        self.metrics.emitted += 1
-        try:
-            delivered = bool(
-                await self.connection_manager.send_to_thread(thread_id, message.to_dict())
-            )
-        except Exception:
-            # Stored already: a subscriber that resumes still gets it.
-            logger.exception(
-                "send to thread %r failed; seq %d stays buffered", thread_id, message.seq
-            )
-            self.metrics.send_errors += 1
+        async with self._thread_lock(thread_id):
+            run = self._check_lifecycle(kind, draft)
+            message = await self.backend.append(draft)
+            self.metrics.emitted += 1
+            if run is not None:
+                run.advance(kind.value, draft.payload.get("tool_name"))
             delivered = False
-        if delivered:
-            self.metrics.delivered += 1
-        else:
-            self.metrics.buffered += 1
+            try:
+                delivered = bool(
+                    await self.connection_manager.send_to_thread(thread_id, message.to_dict())
+                )
+            except Exception:
+                # Stored already: a subscriber that resumes still gets it.
+                logger.exception(
+                    "send to thread %r failed; seq %d stays buffered", thread_id, message.seq
+                )
+                self.metrics.send_errors += 1
+            finally:
+                # Also on cancellation: a stored event is either delivered or buffered.
+                if delivered:
+                    self.metrics.delivered += 1
+                else:
+                    self.metrics.buffered += 1
         return DeliveryReceipt(run_id, thread_id, message.seq, message.epoch, delivered)
 
+    def _thread_lock(self, thread_id: str) -> _HeldLock:
+        return _HeldLock(self._thread_locks, thread_id)
+
     def _validated_draft(
-        self, kind: EventType, run_id: str, thread_id: str, agent_name: str, make_payload: Any
+        self,
+        kind: EventType,
+        run_id: str,
+        thread_id: str,
+        agent_name: str,
+        make_payload: Callable[[], BaseModel | dict[str, Any]],
     ) -> EventDraft:
         try:
             if not isinstance(agent_name, str) or not agent_name:
-                raise InvalidEventError(f"agent_name must be a non-empty str, got {agent_name!r}")
+                raise InvalidEventError(
+                    f"agent_name must be a non-empty str, got {agent_name!r}; "
+                    "pass the name the UI shows for the agent"
+                )
             payload = make_payload()
             if not isinstance(payload, (BaseModel, dict)):
-                raise InvalidEventError(f"payload must be a dict, got {type(payload).__name__}")
+                raise InvalidEventError(
+                    f"the {kind.value} payload must be a dict, got {type(payload).__name__}"
+                )
             draft = EventDraft.build(
                 kind, thread_id=thread_id, run_id=run_id, agent_name=agent_name, payload=payload
             )
@@ -317,37 +340,77 @@ class AgentWebSocketBridge:
             if isinstance(exc, InvalidEventError):
                 raise
             raise InvalidEventError(
-                f"invalid {kind.value} event for run {run_id!r}: {exc}"
+                f"invalid {kind.value} event for run {run_id!r}: {exc}. Nothing was stored or "
+                "sent; pass JSON-compatible values (str, int, float, bool, None, lists, "
+                "dicts with str keys)"
             ) from exc
         if size > self.max_payload_bytes:
             self.metrics.rejected_events += 1
             raise InvalidEventError(
-                f"{kind.value} event for run {run_id!r} is {size} bytes; "
-                f"the limit is {self.max_payload_bytes}"
+                f"{kind.value} event for run {run_id!r} is {size} bytes, over the bridge's "
+                f"max_payload_bytes={self.max_payload_bytes}. Nothing was stored or sent; send "
+                "large results by reference (an id or URL) or raise max_payload_bytes"
             )
         return draft
 
-    def _check_lifecycle(self, kind: EventType, draft: EventDraft) -> None:
+    def _check_lifecycle(self, kind: EventType, draft: EventDraft) -> RunLifecycle | None:
+        """Judge the event against its run's state; return the state to advance once stored."""
         if self.lifecycle_mode == "off":
-            return
+            return None
         run = self._runs.get(draft.run_id)
         if run is None:
             run = self._runs[draft.run_id] = RunLifecycle()
             while len(self._runs) > self._max_tracked_runs:
                 self._runs.popitem(last=False)
-        tool_name = draft.payload.get("tool_name")
-        problem = run.violation_for(kind.value, tool_name)
+        else:
+            self._runs.move_to_end(draft.run_id)
+        problem = run.violation_for(kind.value, draft.payload.get("tool_name"))
         if problem is not None:
             self.metrics.lifecycle_violations += 1
             if self.lifecycle_mode == "strict":
-                raise LifecycleError(f"run {draft.run_id!r}: {problem[1]} [{problem[0]}]")
+                raise LifecycleError(
+                    f"run {draft.run_id!r}: {problem[1]} [{problem[0]}]; nothing was stored or "
+                    "sent (lifecycle='strict'): emit agent_started first, agent_completed or "
+                    "agent_error last, and tool_executing before its tool_completed"
+                )
             logger.warning("run %r: %s [%s]", draft.run_id, problem[1], problem[0])
-        run.advance(kind.value, tool_name)
+        return run
+
+
+class _HeldLock:
+    """``async with`` one thread's lock; the entry is dropped when its last user leaves."""
+
+    def __init__(self, locks: dict[str, tuple[asyncio.Lock, int]], key: str) -> None:
+        self._locks = locks
+        self._key = key
+
+    async def __aenter__(self) -> None:
+        lock, users = self._locks.get(self._key) or (asyncio.Lock(), 0)
+        self._locks[self._key] = (lock, users + 1)
+        try:
+            await lock.acquire()
+        except BaseException:
+            self._leave()
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._locks[self._key][0].release()
+        self._leave()
+
+    def _leave(self) -> None:
+        lock, users = self._locks[self._key]
+        if users > 1:
+            self._locks[self._key] = (lock, users - 1)
+        else:
+            del self._locks[self._key]
 
 
 def _check_run_id(run_id: object) -> None:
     if not isinstance(run_id, str) or not run_id:
-        raise InvalidEventError(f"run_id must be a non-empty str, got {run_id!r}")
+        raise InvalidEventError(
+            f"run_id must be a non-empty str, got {run_id!r}; use generate_run_id(thread_id) "
+            "or a run id passed to register_run(run_id, thread_id)"
+        )
 
 
 async def create_bridge(

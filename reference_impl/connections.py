@@ -7,12 +7,15 @@ the others; a connection that cannot keep up refuses (returns ``False``) and clo
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["Connection", "ConnectionManager", "LocalConnection"]
 
 Message = dict[str, Any]
+
+logger = logging.getLogger("reference_impl.connections")
 
 
 @runtime_checkable
@@ -67,10 +70,20 @@ class ConnectionManager:
         return [conn for bucket in self._by_thread.values() for conn in bucket.values()]
 
     async def send_to_thread(self, thread_id: str, message: Message) -> bool:
-        """Offer ``message`` to every connection of the thread; ``True`` if any took it."""
+        """Offer ``message`` to every connection of the thread; ``True`` if any took it.
+
+        A connection whose ``deliver`` raises counts as refusing and is removed; the others
+        still get the message.
+        """
         taken = False
         for connection in self.connections_for_thread(thread_id):
-            taken = connection.deliver(message) or taken
+            try:
+                accepted = connection.deliver(message)
+            except Exception:
+                logger.exception("connection of thread %r failed to take a message", thread_id)
+                self.remove(connection)
+                continue
+            taken = bool(accepted) or taken
         return taken
 
 

@@ -55,7 +55,11 @@ class EventLog:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if min(max_events_per_thread, max_threads) <= 0 or max_age <= 0:
-            raise ValueError("event log bounds must be positive")
+            raise ValueError(
+                "event log bounds must be positive, got "
+                f"max_events_per_thread={max_events_per_thread!r}, max_age={max_age!r}, "
+                f"max_threads={max_threads!r}"
+            )
         self.max_events_per_thread = max_events_per_thread
         self.max_age = max_age
         self.max_threads = max_threads
@@ -75,6 +79,7 @@ class EventLog:
         log.events.append((self._clock(), message))
         while len(log.events) > self.max_events_per_thread:
             log.events.popleft()
+        self._expire(log)
         return message
 
     def read_after(
@@ -97,8 +102,11 @@ class EventLog:
         first_kept = log.events[0][1].seq if log.events else log.head_seq + 1
         if after_seq + 1 < first_kept:
             raise ResyncRequired(thread_id, log.epoch, log.head_seq, "history trimmed")
-        start = after_seq + 1 - first_kept
-        return [message for _, message in islice(log.events, start, None)]
+        # Walk back from the newest event: a resume near the head costs what it returns.
+        wanted = log.head_seq - after_seq
+        newest_first = [message for _, message in islice(reversed(log.events), wanted)]
+        newest_first.reverse()
+        return newest_first
 
     def _log(self, thread_id: str) -> _ThreadLog:
         log = self._threads.get(thread_id)

@@ -9,12 +9,18 @@ log has numbered it; :meth:`EventDraft.stamp` adds ``seq`` and ``epoch``.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+)
 
 __all__ = [
     "PAYLOAD_MODELS",
@@ -127,7 +133,19 @@ class EventDraft(BaseModel):
     run_id: str = Field(min_length=1)
     timestamp: datetime = Field(default_factory=utc_now)
     agent_name: str
-    payload: dict[str, Any] = Field(default_factory=dict)
+    payload: dict[str, Any] = Field(default_factory=dict, validate_default=True)
+
+    @field_validator("payload", mode="before")
+    @classmethod
+    def _payload_fits_type(cls, value: object, info: ValidationInfo) -> object:
+        # Every way in (build, the constructor, from_wire) validates the payload against the
+        # model of its type and stores its JSON form; an invalid ``type`` fails on its own.
+        kind = info.data.get("type")
+        if kind is None:
+            return value
+        model = PAYLOAD_MODELS[EventType(kind)]
+        checked = value if isinstance(value, model) else model.model_validate(value)
+        return checked.model_dump(mode="json")
 
     @field_validator("timestamp")
     @classmethod
@@ -152,21 +170,18 @@ class EventDraft(BaseModel):
         timestamp: datetime | None = None,
     ) -> EventDraft:
         """Validate ``payload`` against its type's model and return the draft."""
-        kind = EventType(event_type)
-        model = PAYLOAD_MODELS[kind]
-        checked = payload if isinstance(payload, model) else model.model_validate(payload)
         return cls(
-            type=kind,
+            type=EventType(event_type),
             thread_id=thread_id,
             run_id=run_id,
             agent_name=agent_name,
-            payload=checked.model_dump(mode="json", exclude_none=False),
+            payload=payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload,
             timestamp=timestamp or utc_now(),
         )
 
     def stamp(self, seq: int, epoch: str) -> EventMessage:
         """Return the wire message this draft becomes at ``seq`` in ``epoch``."""
-        return EventMessage(**self.model_dump(), seq=seq, epoch=epoch)
+        return EventMessage.model_validate({**self.__dict__, "seq": seq, "epoch": epoch})
 
 
 class EventMessage(EventDraft):
@@ -177,7 +192,7 @@ class EventMessage(EventDraft):
 
     def to_wire(self) -> str:
         """Return the compact JSON text sent to clients."""
-        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
+        return self.model_dump_json()
 
     def to_dict(self) -> dict[str, Any]:
         """Return the wire message as a JSON-compatible dict."""

@@ -22,18 +22,31 @@ _RUN_ID = re.compile(r"thread_(?P<thread_id>.+)_run_(?P<ms>[0-9]+)_(?P<suffix>[0
 
 
 def validate_thread_id(thread_id: object) -> str:
-    """Return ``thread_id`` if it is a non-empty string; raise otherwise."""
+    """Return ``thread_id`` if it is a non-empty string; raise :class:`ValueError` otherwise."""
     if not isinstance(thread_id, str):
-        raise ValueError(f"thread_id must be a non-empty str, got {type(thread_id).__name__}")
+        raise ValueError(
+            f"thread_id must be a non-empty str, got {type(thread_id).__name__} {thread_id!r}; "
+            "pass the chat thread's id as a string"
+        )
     if not thread_id:
-        raise ValueError("thread_id must be a non-empty str, got ''")
+        raise ValueError(
+            "thread_id must be a non-empty str, got ''; an empty thread id names no thread"
+        )
     return thread_id
 
 
 def generate_run_id(thread_id: str, *, now_ms: int | None = None) -> str:
-    """Return a new run id for ``thread_id`` that :func:`thread_id_from_run_id` inverts."""
+    """Return a new run id for ``thread_id`` that :func:`thread_id_from_run_id` inverts.
+
+    ``now_ms`` (milliseconds since the epoch, an int >= 0) fixes the timestamp part, for tests.
+    """
     validate_thread_id(thread_id)
-    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    if now_ms is None:
+        ms = time.time_ns() // 1_000_000
+    elif isinstance(now_ms, bool) or not isinstance(now_ms, int) or now_ms < 0:
+        raise ValueError(f"now_ms must be an int >= 0, got {now_ms!r}")
+    else:
+        ms = now_ms
     return f"thread_{thread_id}_run_{ms}_{secrets.token_hex(4)}"
 
 

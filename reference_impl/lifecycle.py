@@ -37,6 +37,7 @@ class RunState(str, Enum):
 
 
 _BODY = ("agent_thinking", "tool_executing", "tool_completed", "custom")
+_KNOWN = frozenset({"agent_started", "agent_completed", "agent_error", *_BODY})
 
 TRANSITIONS: Mapping[tuple[RunState, str], RunState] = {
     (RunState.NEW, "agent_started"): RunState.RUNNING,
@@ -72,14 +73,14 @@ class RunLifecycle:
         self, event_type: str, tool_name: str | None = None
     ) -> tuple[str, str] | None:
         """Return ``(rule, message)`` if the event is not allowed now, else ``None``."""
+        if event_type not in _KNOWN:
+            return "unknown-type", f"unknown event type {event_type!r}"
         if self.state is RunState.FINISHED:
             return "after-terminal", f"{event_type} after the run's terminal event"
         if (self.state, event_type) not in TRANSITIONS:
             if self.state is RunState.NEW:
                 return "started-first", f"{event_type} before agent_started"
-            if event_type == "agent_started":
-                return "started-once", "a second agent_started"
-            return "unknown-type", f"unknown event type {event_type!r}"
+            return "started-once", "a second agent_started"
         if event_type == "tool_completed" and not self.open_tools[tool_name or ""]:
             return "tool-pairing", f"tool_completed for {tool_name!r} without tool_executing"
         return None
@@ -126,12 +127,20 @@ def check_run_lifecycle(
     return violations
 
 
-def check_runs(events: Iterable[Mapping[str, Any]]) -> dict[str, list[LifecycleViolation]]:
-    """Group events by ``run_id`` and check each run; only runs with violations are returned."""
+def check_runs(
+    events: Iterable[Mapping[str, Any]], *, require_terminal: bool = False
+) -> dict[str, list[LifecycleViolation]]:
+    """Group events by ``run_id`` and check each run; only runs with violations are returned.
+
+    Indexes in the violations are positions within that run's events.
+    """
     by_run: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for event in events:
         by_run[str(event.get("run_id"))].append(event)
-    found = {run_id: check_run_lifecycle(run_events) for run_id, run_events in by_run.items()}
+    found = {
+        run_id: check_run_lifecycle(run_events, require_terminal=require_terminal)
+        for run_id, run_events in by_run.items()
+    }
     return {run_id: found_ for run_id, found_ in found.items() if found_}
 
 
@@ -148,7 +157,7 @@ def check_thread_sequence(
     seen: set[int] = set()
     for index, event in enumerate(events):
         seq = event.get("seq")
-        if not isinstance(seq, int):
+        if isinstance(seq, bool) or not isinstance(seq, int):
             violations.append(
                 LifecycleViolation("seq-missing", "event has no int seq", index, event)
             )

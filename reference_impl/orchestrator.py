@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 from .exceptions import OrchestratorInitError
 from .ids import generate_run_id, thread_id_from_run_id, validate_thread_id
 
-__all__ = ["Orchestrator", "ReferenceOrchestrator", "check_orchestrator"]
+__all__ = ["Orchestrator", "ReferenceOrchestrator", "check_orchestrator", "require_orchestrator"]
 
 
 @runtime_checkable
@@ -63,33 +63,54 @@ class ReferenceOrchestrator:
         return self._run_thread.get(run_id) or thread_id_from_run_id(run_id)
 
 
+def require_orchestrator(orchestrator: object) -> None:
+    """Raise :class:`OrchestratorInitError` if ``orchestrator`` is ``None`` (the cheap check)."""
+    if orchestrator is None:
+        raise OrchestratorInitError(
+            "orchestrator is None (missing): the bridge needs an orchestrator to start; pass one "
+            "(for example reference_impl.ReferenceOrchestrator())"
+        )
+
+
 async def check_orchestrator(orchestrator: object, *, timeout: float) -> None:
     """Raise :class:`OrchestratorInitError` unless ``orchestrator`` is present and healthy.
 
     Healthy means ``health_check()`` returns something other than ``False`` within
-    ``timeout`` seconds without raising; sync and async health checks both work.
+    ``timeout`` seconds without raising. Sync and async health checks both work; a sync one
+    is called on the event loop, so it must not block.
     """
-    if orchestrator is None:
-        raise OrchestratorInitError(
-            "orchestrator is None: the bridge needs an orchestrator to start; pass one "
-            "(for example reference_impl.ReferenceOrchestrator())"
-        )
+    require_orchestrator(orchestrator)
+    name = type(orchestrator).__name__
     health_check = getattr(orchestrator, "health_check", None)
     if not callable(health_check):
         raise OrchestratorInitError(
-            f"orchestrator {type(orchestrator).__name__} has no health_check() method"
+            f"orchestrator {name} has no health_check() method; implement the "
+            "reference_impl.Orchestrator protocol (health_check, get_thread_id_for_run)"
         )
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     try:
         answer = health_check()
         if inspect.isawaitable(answer):
             answer = await asyncio.wait_for(answer, timeout)
     except asyncio.TimeoutError as exc:
+        if loop.time() - started < timeout:
+            raise OrchestratorInitError(
+                f"orchestrator {name} is unhealthy: health_check() raised {exc!r}; "
+                "fix the orchestrator (or what it depends on) before starting the bridge"
+            ) from exc
         raise OrchestratorInitError(
-            f"orchestrator health check did not answer within {timeout:g}s (hanging)"
+            f"orchestrator {name} is hanging: health_check() did not answer within "
+            f"{timeout:g}s (init timeout); check that it can reach its services, or raise "
+            "init_timeout if it is only slow"
         ) from exc
     except Exception as exc:
         raise OrchestratorInitError(
-            f"orchestrator health check raised {exc!r} (unhealthy)"
+            f"orchestrator {name} is unhealthy: health_check() raised {exc!r}; "
+            "fix the orchestrator (or what it depends on) before starting the bridge"
         ) from exc
     if answer is False:
-        raise OrchestratorInitError("orchestrator health check returned False (unhealthy)")
+        raise OrchestratorInitError(
+            f"orchestrator {name} is unhealthy: health_check() returned False; "
+            "the bridge does not start on an orchestrator that cannot serve runs"
+        )

@@ -1,6 +1,7 @@
 """The thread registry: ``run_id -> thread_id``, many runs per thread, bounded.
 
-Pure logic with an injectable clock; no I/O and no asyncio. Entries expire after ``ttl``
+Pure logic with an injectable clock; no I/O and no asyncio, so every call is atomic for
+coroutines of one event loop (it never awaits). Entries expire after ``ttl``
 seconds without a :meth:`ThreadRegistry.touch` and the oldest go first past ``max_runs``. A
 failed lookup says *why* (never registered, expired, evicted) so an error can name the cause.
 """
@@ -27,6 +28,7 @@ class LookupMiss(str, Enum):
     NEVER_REGISTERED = "never registered"
     EXPIRED = "registration expired"
     EVICTED = "evicted by the registry's size cap"
+    UNREGISTERED = "unregistered"
 
 
 @dataclass(frozen=True)
@@ -62,13 +64,17 @@ class ThreadRegistry:
         clock: Clock = time.monotonic,
         forget_limit: int = 10_000,
     ) -> None:
-        if ttl <= 0 or max_runs <= 0:
-            raise ValueError("ttl and max_runs must be positive")
+        if ttl <= 0 or max_runs <= 0 or forget_limit < 0:
+            raise ValueError(
+                f"ttl and max_runs must be positive and forget_limit >= 0, got ttl={ttl!r}, "
+                f"max_runs={max_runs!r}, forget_limit={forget_limit!r}"
+            )
         self.ttl = ttl
         self.max_runs = max_runs
         self._clock = clock
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
-        self._by_thread: dict[str, set[str]] = {}
+        # thread -> its live runs, oldest registration first (an ordered set).
+        self._by_thread: dict[str, OrderedDict[str, None]] = {}
         self._forgotten: OrderedDict[str, LookupMiss] = OrderedDict()
         self._forget_limit = forget_limit
 
@@ -87,7 +93,9 @@ class ThreadRegistry:
             raise RegistryConflictError(run_id, entry.thread_id, thread_id)
         self._entries[run_id] = _Entry(thread_id, self._clock() + self.ttl)
         self._entries.move_to_end(run_id)
-        self._by_thread.setdefault(thread_id, set()).add(run_id)
+        runs = self._by_thread.setdefault(thread_id, OrderedDict())
+        runs[run_id] = None
+        runs.move_to_end(run_id)
         self._forgotten.pop(run_id, None)
         while len(self._entries) > self.max_runs:
             oldest = next(iter(self._entries))
@@ -101,6 +109,7 @@ class ThreadRegistry:
             return False
         entry.expires_at = self._clock() + self.ttl
         self._entries.move_to_end(run_id)
+        self._by_thread[entry.thread_id].move_to_end(run_id)
         return True
 
     def get_thread(self, run_id: str) -> Lookup:
@@ -112,18 +121,16 @@ class ThreadRegistry:
         return Lookup(run_id, None, self._forgotten.get(run_id, LookupMiss.NEVER_REGISTERED))
 
     def runs_for_thread(self, thread_id: str) -> list[str]:
-        """Return the live run ids of ``thread_id``, oldest registration first."""
+        """Return the live run ids of ``thread_id``, least recently (re-)registered first."""
         self._expire()
-        runs = self._by_thread.get(thread_id, set())
-        return [run_id for run_id in self._entries if run_id in runs]
+        return list(self._by_thread.get(thread_id, ()))
 
     def unregister(self, run_id: str) -> bool:
         """Forget ``run_id``; return whether it was registered."""
         self._expire()
         if run_id not in self._entries:
             return False
-        self._drop(run_id, LookupMiss.NEVER_REGISTERED)
-        self._forgotten.pop(run_id, None)
+        self._drop(run_id, LookupMiss.UNREGISTERED)
         return True
 
     def _expire(self) -> None:
@@ -140,7 +147,7 @@ class ThreadRegistry:
         entry = self._entries.pop(run_id)
         runs = self._by_thread.get(entry.thread_id)
         if runs is not None:
-            runs.discard(run_id)
+            runs.pop(run_id, None)
             if not runs:
                 del self._by_thread[entry.thread_id]
         self._forgotten[run_id] = why
