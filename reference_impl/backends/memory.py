@@ -19,8 +19,9 @@ class MemoryBackend:
     def __init__(
         self, registry: ThreadRegistry | None = None, event_log: EventLog | None = None
     ) -> None:
-        self.registry = registry or ThreadRegistry()
-        self.event_log = event_log or EventLog()
+        # `is None`, not `or`: an empty ThreadRegistry is falsy (it has __len__).
+        self.registry = registry if registry is not None else ThreadRegistry()
+        self.event_log = event_log if event_log is not None else EventLog()
 
     async def register(self, run_id: str, thread_id: str) -> None:
         self.registry.register(run_id, thread_id)

@@ -1,0 +1,314 @@
+"""The Redis backend: registry and event logs shared by several server processes.
+
+Needs the ``redis`` extra (``pip install 'pytest-wsbridge[redis]'``). Everything that must be
+atomic runs as one Lua script (``redis_lua/*.lua``, shipped with the package):
+
+======================================  ==================================================
+key (``P`` = ``key_prefix``)            holds
+======================================  ==================================================
+``P run:<run_id>``                      the run's thread id; expires ``registry_ttl`` after
+                                        its registration or its last event
+``P gone:<run_id>``                     tombstone, ``tombstone_ttl`` longer, so a miss can
+                                        say "registration expired"
+``P runs:<thread_id>``                  sorted set of the thread's runs, scored by the time
+                                        of their last registration or event
+``P meta:<thread_id>``                  hash ``epoch``, ``seq`` (the per-thread counter)
+``P log:<thread_id>``                   stream, entry ID ``<seq>-0``, fields ``d`` (event
+                                        without seq/epoch) and ``k`` (append token);
+                                        ``XADD MAXLEN ~ max_events``
+channel ``P events``                    wake-up per append: JSON ``{t, e, s, d}`` = thread,
+                                        epoch, seq, event
+======================================  ==================================================
+
+``meta`` and ``log`` expire ``log_ttl`` after the thread's last append. When ``meta`` is
+missing (never written, expired, or Redis lost its data) the next append or read starts a new
+epoch, so clients that resume with the old one get ``resync_required``.
+
+Every call is bounded: ``attempts`` tries of at most ``timeout`` seconds each, with
+``retry_delay`` doubling between them; then :class:`BackendUnavailableError`. An append is
+retried safely: it carries a token, and a retry whose first attempt did reach Redis returns
+the stored event instead of adding it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from importlib.resources import files
+from typing import Any, TypeVar
+
+try:
+    import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import ReadOnlyError, RedisError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "the Redis backend needs the 'redis' package: pip install 'pytest-wsbridge[redis]'"
+    ) from exc
+
+from ..eventlog import LogHead, new_epoch
+from ..events import EventDraft, EventMessage
+from ..exceptions import (
+    BackendUnavailableError,
+    InvalidResumePoint,
+    RegistryConflictError,
+    ResyncRequired,
+)
+from ..ids import validate_thread_id
+from ..registry import Lookup, LookupMiss
+
+__all__ = ["RedisBackend", "WakeUp", "decode_wakeup"]
+
+T = TypeVar("T")
+
+# Worth another attempt: the connection dropped, timed out, or the server is loading/failing over.
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ReadOnlyError,
+    asyncio.TimeoutError,
+    OSError,
+)
+# How many of a thread's newest entries an append searches for its own token on a retry.
+_TOKEN_WINDOW = 16
+
+
+def _script(name: str) -> str:
+    return (files(__package__) / "redis_lua" / f"{name}.lua").read_text(encoding="utf-8")
+
+
+class WakeUp:
+    """One decoded wake-up: the event an append published, with its place in the log."""
+
+    __slots__ = ("epoch", "message", "seq", "thread_id")
+
+    def __init__(self, message: EventMessage) -> None:
+        self.message = message
+        self.thread_id = message.thread_id
+        self.epoch = message.epoch
+        self.seq = message.seq
+
+
+def decode_wakeup(data: str | bytes) -> WakeUp:
+    """Parse a wake-up published by ``append.lua``; raise ``ValueError`` if it is not one."""
+    try:
+        body = json.loads(data)
+        return WakeUp(_message(body["d"], int(body["s"]), str(body["e"])))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"not a wsbridge wake-up: {data!r:.200}") from exc
+
+
+def _message(draft_json: str, seq: int, epoch: str) -> EventMessage:
+    return EventMessage.model_validate({**json.loads(draft_json), "seq": seq, "epoch": epoch})
+
+
+class RedisBackend:
+    """:class:`~reference_impl.backends.base.Backend` on one Redis server (not Cluster).
+
+    Several bridges (server processes) on the same Redis and ``key_prefix`` share runs and
+    event logs; :class:`~reference_impl.backends.redis_fanout.RedisFanout` carries each
+    event to the nodes holding the thread's connections.
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        key_prefix: str = "wsbridge:",
+        registry_ttl: float = 24 * 3600.0,
+        tombstone_ttl: float | None = None,
+        max_events_per_thread: int = 10_000,
+        log_ttl: float = 3600.0,
+        attempts: int = 3,
+        timeout: float = 1.0,
+        retry_delay: float = 0.05,
+    ) -> None:
+        if min(registry_ttl, log_ttl, timeout) <= 0 or max_events_per_thread <= 0:
+            raise ValueError("ttls, timeout and max_events_per_thread must be positive")
+        if attempts < 1 or retry_delay < 0:
+            raise ValueError("attempts must be >= 1 and retry_delay >= 0")
+        self.url = url
+        self.key_prefix = key_prefix
+        self.channel = f"{key_prefix}events"
+        self.registry_ttl_ms = _ms(registry_ttl)
+        self.tombstone_ttl_ms = _ms(registry_ttl if tombstone_ttl is None else tombstone_ttl)
+        self.max_events_per_thread = max_events_per_thread
+        self.log_ttl_ms = _ms(log_ttl)
+        self.attempts = attempts
+        self.timeout = timeout
+        self.retry_delay = retry_delay
+        self.redis = self.client()
+        self._append = self.redis.register_script(_script("append"))
+        self._read = self.redis.register_script(_script("read"))
+        self._register = self.redis.register_script(_script("register"))
+        self._runs = self.redis.register_script(_script("runs"))
+        self._unregister = self.redis.register_script(_script("unregister"))
+
+    @property
+    def max_wait(self) -> float:
+        """The longest a call waits before :class:`BackendUnavailableError`, in seconds."""
+        delays = sum(self.retry_delay * 2.0**i for i in range(self.attempts - 1))
+        return float(self.attempts * self.timeout + delays)
+
+    def client(self, *, pubsub: bool = False) -> aioredis.Redis:
+        """Return a new client for ``url`` with no retries of its own (ours are bounded).
+
+        A ``pubsub`` client has no read timeout: it waits for messages.
+        """
+        return aioredis.Redis.from_url(
+            self.url,
+            decode_responses=True,
+            socket_timeout=None if pubsub else self.timeout,
+            socket_connect_timeout=self.timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
+
+    def key(self, kind: str, name: str) -> str:
+        """Return the key of ``kind`` (``run``, ``gone``, ``runs``, ``meta``, ``log``)."""
+        return f"{self.key_prefix}{kind}:{name}"
+
+    async def _call(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
+        last: BaseException | None = None
+        for attempt in range(self.attempts):
+            if attempt:
+                await asyncio.sleep(self.retry_delay * 2 ** (attempt - 1))
+            try:
+                return await asyncio.wait_for(operation(), self.timeout)
+            except _TRANSIENT as exc:
+                last = exc
+            except RedisError as exc:
+                raise BackendUnavailableError(f"redis {what} failed: {exc}") from exc
+        raise BackendUnavailableError(
+            f"redis at {_safe(self.url)} unavailable: {what} failed {self.attempts} times "
+            f"within {self.max_wait:.2f}s (last error: {last!r})"
+        ) from last
+
+    async def ping(self) -> None:
+        """Check that Redis answers; raise :class:`BackendUnavailableError` otherwise."""
+        await self._call("PING", self.redis.ping)
+
+    # -- registry ------------------------------------------------------------------------------
+
+    async def register(self, run_id: str, thread_id: str) -> None:
+        if not isinstance(run_id, str) or not run_id:
+            raise ValueError(f"run_id must be a non-empty str, got {run_id!r}")
+        validate_thread_id(thread_id)
+        conflict = await self._call(
+            "register",
+            lambda: self._register(
+                keys=[
+                    self.key("run", run_id),
+                    self.key("gone", run_id),
+                    self.key("runs", thread_id),
+                ],
+                args=[run_id, thread_id, self.registry_ttl_ms, self.tombstone_ttl_ms],
+            ),
+        )
+        if conflict is not None:
+            raise RegistryConflictError(run_id, str(conflict), thread_id)
+
+    async def get_thread(self, run_id: str) -> Lookup:
+        keys = [self.key("run", run_id), self.key("gone", run_id)]
+        thread_id, gone = await self._call("lookup", lambda: self.redis.mget(keys))
+        if thread_id is not None:
+            return Lookup(run_id, str(thread_id))
+        return Lookup(run_id, None, LookupMiss.EXPIRED if gone else LookupMiss.NEVER_REGISTERED)
+
+    async def runs_for_thread(self, thread_id: str) -> list[str]:
+        runs = await self._call(
+            "runs_for_thread",
+            lambda: self._runs(keys=[self.key("runs", thread_id)], args=[self.registry_ttl_ms]),
+        )
+        return [str(run_id) for run_id in runs]
+
+    async def unregister(self, run_id: str) -> bool:
+        removed = await self._call(
+            "unregister",
+            lambda: self._unregister(
+                keys=[self.key("run", run_id), self.key("gone", run_id)],
+                args=[run_id, self.key("runs", "")],
+            ),
+        )
+        return bool(removed)
+
+    # -- event log -----------------------------------------------------------------------------
+
+    async def append(self, draft: EventDraft) -> EventMessage:
+        thread_id = draft.thread_id
+        token = uuid.uuid4().hex
+        epoch = new_epoch()
+        keys = [
+            self.key("meta", thread_id),
+            self.key("log", thread_id),
+            self.key("run", draft.run_id),
+            self.key("gone", draft.run_id),
+            self.key("runs", thread_id),
+        ]
+        args: list[str | int] = [
+            draft.model_dump_json(),
+            token,
+            epoch,
+            self.max_events_per_thread,
+            self.log_ttl_ms,
+            self.channel,
+            thread_id,
+            draft.run_id,
+            self.registry_ttl_ms,
+            self.tombstone_ttl_ms,
+            _TOKEN_WINDOW,
+        ]
+        seq, stored_epoch, _retried = await self._call(
+            "append", lambda: self._append(keys=keys, args=args)
+        )
+        return draft.stamp(int(seq), str(stored_epoch))
+
+    async def read_after(
+        self, thread_id: str, after_seq: int, epoch: str | None = None
+    ) -> list[EventMessage]:
+        if isinstance(after_seq, bool) or not isinstance(after_seq, int) or after_seq < 0:
+            raise ValueError(f"after_seq must be an int >= 0, got {after_seq!r}")
+        current, head, entries = await self._read_log(thread_id, after_seq)
+        if epoch is not None and epoch != current:
+            raise ResyncRequired(thread_id, current, head, "epoch changed")
+        if after_seq > head:
+            raise InvalidResumePoint(thread_id, after_seq, head)
+        # IDs are unique seqs in (after_seq, head]: the right count means no gap.
+        if len(entries) != head - after_seq:
+            raise ResyncRequired(thread_id, current, head, "history trimmed")
+        return [_entry_message(entry, current) for entry in entries]
+
+    async def head(self, thread_id: str) -> LogHead:
+        epoch, head, _ = await self._read_log(thread_id, -1)
+        return LogHead(thread_id, epoch, head)
+
+    async def _read_log(self, thread_id: str, after_seq: int) -> tuple[str, int, list[Any]]:
+        keys = [self.key("meta", thread_id), self.key("log", thread_id)]
+        args: list[str | int] = [after_seq, new_epoch(), self.log_ttl_ms]
+        epoch, head, entries = await self._call("read", lambda: self._read(keys=keys, args=args))
+        return str(epoch), int(head), list(entries)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+def _entry_message(entry: Any, epoch: str) -> EventMessage:
+    entry_id, fields = entry
+    values = dict(zip(fields[::2], fields[1::2], strict=True))
+    return _message(values["d"], int(entry_id.split("-")[0]), epoch)
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+def _safe(url: str) -> str:
+    """Return ``url`` without its password."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.split("@", 1)[1]
+    return f"{scheme}{sep}{rest}"

@@ -1,0 +1,142 @@
+"""What only the Redis backend does: bounded failure, safe retries, wake-ups, keys and TTLs.
+
+The behaviour it shares with the memory backend is in test_backend_contract.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis_server import RedisServer, free_port
+
+from reference_impl import (
+    BackendUnavailableError,
+    EventDraft,
+    EventType,
+    ResyncRequired,
+)
+from reference_impl.backends.redis import RedisBackend, decode_wakeup
+
+pytestmark = pytest.mark.redis
+
+
+def draft(thread_id: str = "t", run_id: str = "run-1", n: int = 0) -> EventDraft:
+    return EventDraft.build(
+        EventType.AGENT_THINKING,
+        thread_id=thread_id,
+        run_id=run_id,
+        agent_name="planner",
+        payload={"reasoning": f"step {n}"},
+    )
+
+
+@pytest_asyncio.fixture
+async def backend(redis_server: RedisServer, redis_prefix: str) -> AsyncIterator[RedisBackend]:
+    backend = RedisBackend(redis_server.url, key_prefix=redis_prefix, log_ttl=30.0)
+    yield backend
+    await backend.close()
+
+
+@pytest.mark.asyncio
+async def test_unreachable_redis_fails_loudly_within_the_bounded_retry() -> None:
+    backend = RedisBackend(
+        f"redis://127.0.0.1:{free_port()}/0", attempts=3, timeout=0.3, retry_delay=0.02
+    )
+    assert backend.max_wait == pytest.approx(3 * 0.3 + 0.02 + 0.04)
+    try:
+        for call in (backend.append(draft()), backend.get_thread("r"), backend.head("t")):
+            started = time.monotonic()
+            with pytest.raises(BackendUnavailableError, match="failed 3 times"):
+                await call
+            assert time.monotonic() - started <= backend.max_wait + 0.5
+    finally:
+        await backend.close()
+
+
+@pytest.mark.asyncio
+async def test_a_retried_append_is_stored_once(
+    backend: RedisBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = backend._append
+    calls = 0
+
+    async def reply_lost_once(**kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        result = await real(**kwargs)
+        if calls == 1:
+            raise RedisTimeoutError("reply lost")  # the script ran; the client never heard
+        return result
+
+    monkeypatch.setattr(backend, "_append", reply_lost_once)
+    message = await backend.append(draft())
+    assert calls == 2
+    assert message.seq == 1
+    assert [m.seq for m in await backend.read_after("t", 0)] == [1]
+    assert (await backend.append(draft())).seq == 2
+
+
+@pytest.mark.asyncio
+async def test_each_append_publishes_a_wakeup_with_the_event(backend: RedisBackend) -> None:
+    listener = backend.client(pubsub=True)
+    pubsub = listener.pubsub(ignore_subscribe_messages=True)
+    try:
+        await pubsub.subscribe(backend.channel)
+        stored = await backend.append(draft("thread_ü_1"))
+        item = None
+        while item is None:
+            item = await asyncio.wait_for(pubsub.get_message(timeout=1.0), 2.0)
+        body = json.loads(item["data"])
+        assert (body["t"], body["e"], body["s"]) == ("thread_ü_1", stored.epoch, 1)
+        assert decode_wakeup(item["data"]).message == stored
+    finally:
+        await pubsub.aclose()
+        await listener.aclose()
+    with pytest.raises(ValueError, match="not a wsbridge wake-up"):
+        decode_wakeup("{}")
+
+
+@pytest.mark.asyncio
+async def test_keys_and_expiry_are_as_documented(backend: RedisBackend) -> None:
+    redis = backend.redis
+    await backend.register("run-1", "t")
+    await redis.pexpire(backend.key("run", "run-1"), 1_000)
+    stored = await backend.append(draft())
+    p = backend.key_prefix
+    assert sorted(await redis.keys(f"{p}*")) == sorted(
+        f"{p}{kind}" for kind in ("run:run-1", "gone:run-1", "runs:t", "meta:t", "log:t")
+    )
+    assert await redis.hgetall(backend.key("meta", "t")) == {"epoch": stored.epoch, "seq": "1"}
+    assert await redis.xlen(backend.key("log", "t")) == 1
+    for kind in ("meta", "log"):
+        assert 0 < await redis.pttl(backend.key(kind, "t")) <= 30_000
+    # The append refreshed the run's registration (24 h by default).
+    assert await redis.pttl(backend.key("run", "run-1")) > 3_600_000
+
+
+@pytest.mark.asyncio
+async def test_redis_restart_means_a_new_epoch_and_an_outage_fails_loudly(
+    own_redis_server: RedisServer,
+) -> None:
+    backend = RedisBackend(own_redis_server.url, attempts=2, timeout=0.3, retry_delay=0.01)
+    try:
+        old = await backend.append(draft())
+        own_redis_server.stop()
+        started = time.monotonic()
+        with pytest.raises(BackendUnavailableError):
+            await backend.append(draft())
+        assert time.monotonic() - started <= backend.max_wait + 0.5
+        own_redis_server.start()
+        new = await backend.append(draft())  # the client reconnects by itself
+        assert (new.seq, new.epoch != old.epoch) == (1, True)
+        with pytest.raises(ResyncRequired, match="epoch changed"):
+            await backend.read_after("t", old.seq, old.epoch)
+    finally:
+        await backend.close()
