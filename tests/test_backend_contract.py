@@ -149,7 +149,7 @@ async def test_runs_for_thread_lists_live_runs_oldest_first(subject: Subject) ->
     assert await backend.unregister("r2") is True
     assert await backend.unregister("r2") is False
     assert await backend.runs_for_thread("t") == ["r1", "r3"]
-    assert (await backend.get_thread("r2")).miss is LookupMiss.NEVER_REGISTERED
+    assert (await backend.get_thread("r2")).miss is LookupMiss.UNREGISTERED
 
 
 @pytest.mark.short_ttl

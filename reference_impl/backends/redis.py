@@ -8,8 +8,8 @@ key (``P`` = ``key_prefix``)            holds
 ======================================  ==================================================
 ``P run:<run_id>``                      the run's thread id; expires ``registry_ttl`` after
                                         its registration or its last event
-``P gone:<run_id>``                     tombstone, ``tombstone_ttl`` longer, so a miss can
-                                        say "registration expired"
+``P gone:<run_id>``                     tombstone ``expired`` / ``unregistered``, kept
+                                        ``tombstone_ttl`` longer, so a miss says why
 ``P runs:<thread_id>``                  sorted set of the thread's runs, scored by the time
                                         of their last registration or event
 ``P meta:<thread_id>``                  hash ``epoch``, ``seq`` (the per-thread counter)
@@ -217,7 +217,10 @@ class RedisBackend:
         thread_id, gone = await self._call("lookup", lambda: self.redis.mget(keys))
         if thread_id is not None:
             return Lookup(run_id, str(thread_id))
-        return Lookup(run_id, None, LookupMiss.EXPIRED if gone else LookupMiss.NEVER_REGISTERED)
+        if gone is None:
+            return Lookup(run_id, None, LookupMiss.NEVER_REGISTERED)
+        miss = LookupMiss.UNREGISTERED if gone == "unregistered" else LookupMiss.EXPIRED
+        return Lookup(run_id, None, miss)
 
     async def runs_for_thread(self, thread_id: str) -> list[str]:
         runs = await self._call(
@@ -231,7 +234,7 @@ class RedisBackend:
             "unregister",
             lambda: self._unregister(
                 keys=[self.key("run", run_id), self.key("gone", run_id)],
-                args=[run_id, self.key("runs", "")],
+                args=[run_id, self.key("runs", ""), self.tombstone_ttl_ms],
             ),
         )
         return bool(removed)
