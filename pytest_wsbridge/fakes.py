@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
+
+from reference_impl.protocol import as_message_dict
 
 __all__ = [
     "Delivery",
@@ -29,21 +30,7 @@ Message = dict[str, Any]
 
 def normalize_message(message: object) -> Message:
     """Return a bridge's message as a dict: dicts, pydantic models and JSON text are accepted."""
-    if isinstance(message, dict):
-        return message
-    dump = getattr(message, "model_dump", None)
-    if callable(dump):
-        result = dump(mode="json")
-        if isinstance(result, dict):
-            return result
-    if isinstance(message, (str, bytes, bytearray)):
-        decoded = json.loads(message)
-        if isinstance(decoded, dict):
-            return decoded
-    raise TypeError(
-        f"a bridge sent a {type(message).__name__}; send_to_thread takes a dict, a pydantic "
-        "model or a JSON object"
-    )
+    return as_message_dict(message)
 
 
 class ReplayUnsupported(RuntimeError):

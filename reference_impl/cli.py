@@ -1,15 +1,190 @@
-"""The reference bridge's subcommands of ``wsbridge`` (``serve``, ``tail``).
+"""The reference bridge's subcommands of ``wsbridge``: ``serve`` and ``tail``.
 
 The ``wsbridge`` entry point lives in :mod:`pytest_wsbridge.cli`, which adds the plugin's own
-subcommands; this module keeps ``reference_impl`` free of any import of the plugin.
+subcommands; this module keeps ``reference_impl`` free of any import of the plugin. Storage is
+chosen in :func:`build_backend` (the hook where a ``--redis URL`` option plugs in).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from typing import TextIO
 
-__all__ = ["add_commands"]
+from .auth import OwnerAuthorizer, TokenAuthenticator
+from .backends.base import Backend
+from .backends.memory import MemoryBackend
+from .bridge import create_bridge
+from .client import BridgeClient
+from .connections import ConnectionManager
+from .demo import DEMO_THREAD, DEMO_TOKEN, DEMO_USER, run_demo
+from .exceptions import ResyncRequired, WsBridgeError
+from .orchestrator import ReferenceOrchestrator
+from .server import BridgeServer
+
+__all__ = ["add_commands", "build_backend", "parse_token", "serve", "tail"]
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the reference bridge's subcommands; each sets ``func(args) -> int`` as its default."""
+    serve_parser = subparsers.add_parser(
+        "serve", help="run the reference bridge's WebSocket server (in-memory by default)"
+    )
+    serve_parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve_parser.add_argument(
+        "--port", type=int, default=8765, help="port to listen on (0: any free port)"
+    )
+    serve_parser.add_argument(
+        "--demo", action="store_true", help="run a demo agent that emits events every second"
+    )
+    serve_parser.add_argument("--demo-interval", type=float, default=1.0, help=argparse.SUPPRESS)
+    serve_parser.add_argument(
+        "--token",
+        action="append",
+        default=[],
+        type=parse_token,
+        metavar="TOKEN=USER",
+        help="accept bearer TOKEN as USER (repeatable; none: no authentication)",
+    )
+    serve_parser.set_defaults(func=lambda args: asyncio.run(serve(args)))
+
+    tail_parser = subparsers.add_parser(
+        "tail", help="print a thread's events live, resuming across reconnects"
+    )
+    tail_parser.add_argument("url", help="the server, e.g. ws://127.0.0.1:8765")
+    tail_parser.add_argument("--thread", required=True, help="the thread id to follow")
+    tail_parser.add_argument("--token", default=None, help="the bearer token")
+    tail_parser.add_argument(
+        "--last-seq", type=int, default=None, help="resume after this seq (0: from the start)"
+    )
+    tail_parser.add_argument("--epoch", default=None, help="the epoch of --last-seq")
+    tail_parser.add_argument("--count", type=int, default=None, help="exit after this many events")
+    tail_parser.set_defaults(func=lambda args: asyncio.run(tail(args)))
+
+
+def parse_token(text: str) -> tuple[str, str]:
+    """Parse ``TOKEN=USER``."""
+    token, sep, user = text.partition("=")
+    if not sep or not token or not user:
+        raise argparse.ArgumentTypeError(f"expected TOKEN=USER, got {text!r}")
+    return token, user
+
+
+def build_backend(args: argparse.Namespace) -> Backend:
+    """Return the storage backend ``serve`` runs on: in-memory unless an option says else."""
+    return MemoryBackend()
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signum)
+
+
+async def serve(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Run the server until SIGINT/SIGTERM; with ``--demo`` also the demo agent."""
+    out = out or sys.stdout
+    tokens: dict[str, str] = dict(args.token)
+    if args.demo and not tokens:
+        tokens[DEMO_TOKEN] = DEMO_USER
+    orchestrator = ReferenceOrchestrator()
+    manager = ConnectionManager()
+    bridge = await create_bridge(
+        connection_manager=manager, orchestrator=orchestrator, backend=build_backend(args)
+    )
+    if args.demo:
+        orchestrator.create_thread(DEMO_USER, DEMO_THREAD)
+    server = BridgeServer(
+        bridge,
+        manager,
+        authenticator=TokenAuthenticator(tokens) if tokens else None,
+        authorizer=OwnerAuthorizer(orchestrator, allow_unowned=True),
+    )
+    demo: asyncio.Task[None] | None = None
+    try:
+        await server.start(args.host, args.port)
+        _say(out, f"wsbridge: serving {server.url}")
+        if not tokens:
+            _say(out, "wsbridge: no --token given: authentication is off")
+        if args.demo:
+            demo_tokens = [t for t, user in tokens.items() if user == DEMO_USER] or list(tokens)
+            login = f" --token {demo_tokens[0]}" if demo_tokens else ""
+            _say(
+                out,
+                f"wsbridge: demo agent on thread {DEMO_THREAD!r}; watch it with:\n"
+                f"  wsbridge tail {server.url} --thread {DEMO_THREAD}{login} --last-seq 0",
+            )
+            demo = asyncio.ensure_future(
+                run_demo(
+                    bridge,
+                    orchestrator,
+                    interval=args.demo_interval,
+                    on_run=lambda run_id: _say(out, f"wsbridge: demo run {run_id}"),
+                )
+            )
+        await _until_signalled()
+        _say(out, "wsbridge: shutting down")
+    finally:
+        if demo is not None:
+            demo.cancel()
+            await asyncio.gather(demo, return_exceptions=True)
+        await server.close()
+        await bridge.close()
+    return 0
+
+
+async def tail(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Print the thread's events as JSON lines until SIGINT/SIGTERM or ``--count`` events."""
+    out = out or sys.stdout
+    client = BridgeClient(
+        args.url,
+        thread_id=args.thread,
+        token=args.token,
+        last_seq=args.last_seq,
+        epoch=args.epoch,
+        receive_timeout=None,
+    )
+    follow = asyncio.ensure_future(_follow(client, args.count, out))
+    stopped = asyncio.ensure_future(_until_signalled())
+    try:
+        await asyncio.wait({follow, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (follow, stopped):
+            task.cancel()
+        results = await asyncio.gather(follow, stopped, return_exceptions=True)
+        await client.close()
+    error = results[0]
+    if isinstance(error, WsBridgeError):
+        print(f"wsbridge tail: {error}", file=sys.stderr)
+        return 1
+    if isinstance(error, BaseException) and not isinstance(error, asyncio.CancelledError):
+        raise error
+    return 0
+
+
+async def _follow(client: BridgeClient, count: int | None, out: TextIO) -> None:
+    seen = 0
+    while count is None or seen < count:
+        try:
+            event = await client.receive(timeout=None)
+        except ResyncRequired as exc:
+            print(f"wsbridge tail: {exc}; continuing from the new head", file=sys.stderr)
+            continue
+        _say(out, json.dumps(event, separators=(",", ":"), ensure_ascii=False))
+        seen += 1
+
+
+def _say(out: TextIO, line: str) -> None:
+    print(line, file=out, flush=True)

@@ -1,0 +1,66 @@
+"""A demo agent on a timer, so ``wsbridge serve --demo`` shows events flowing.
+
+Each run of :class:`DemoAgent` thinks, calls a tool and completes, through the ordinary
+agent side (:class:`~reference_impl.adapter.AgentBase`); :func:`run_demo` starts a new run
+every ``interval`` seconds until cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from .adapter import AgentBase
+from .orchestrator import ReferenceOrchestrator
+
+__all__ = ["DEMO_THREAD", "DEMO_TOKEN", "DEMO_USER", "DemoAgent", "run_demo"]
+
+DEMO_THREAD = "demo-thread"
+DEMO_USER = "demo"
+DEMO_TOKEN = "demo-token"
+
+
+class DemoAgent(AgentBase):
+    """Thinks, looks up the weather with a pretend tool, and answers."""
+
+    name = "demo-agent"
+
+    def __init__(self, pause: float = 0.0) -> None:
+        super().__init__()
+        self.pause = pause
+
+    async def execute(self, request: Any) -> Any:
+        await self.events.emit_thinking(f"planning an answer to {request!r}", 1, 25.0)
+        await asyncio.sleep(self.pause)
+        await self.events.emit_tool_executing("weather", {"city": "Lisbon"})
+        await asyncio.sleep(self.pause)
+        await self.events.emit_tool_completed("weather", {"forecast": "sunny"}, 12.5)
+        await self.events.emit_thinking("writing the answer", 2, 90.0)
+        return {"answer": "It will be sunny in Lisbon."}
+
+
+async def run_demo(
+    bridge: Any,
+    orchestrator: ReferenceOrchestrator,
+    *,
+    thread_id: str = DEMO_THREAD,
+    interval: float = 1.0,
+    runs: int | None = None,
+    on_run: Callable[[str], None] | None = None,
+) -> None:
+    """Start a :class:`DemoAgent` run on ``thread_id`` every ``interval`` seconds.
+
+    ``runs`` bounds the number of runs (``None``: until cancelled); ``on_run(run_id)`` is
+    called as each run starts.
+    """
+    count = 0
+    while runs is None or count < runs:
+        count += 1
+        run_id = orchestrator.start_run(thread_id)
+        if on_run is not None:
+            on_run(run_id)
+        agent = DemoAgent(pause=interval / 4)
+        agent.set_websocket_bridge(bridge, run_id)
+        await agent.run(f"question {count}")
+        await asyncio.sleep(interval)

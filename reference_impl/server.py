@@ -1,0 +1,156 @@
+"""The bridge's WebSocket server on ``websockets`` (asyncio API, >= 13): a thin adapter.
+
+:class:`BridgeServer` accepts connections, reads the bearer token of the ``Authorization``
+header and runs one :class:`~reference_impl.session.Session` per connection; the protocol
+itself lives in :mod:`reference_impl.session` and :mod:`reference_impl.protocol`.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from .auth import Authenticator, Authorizer, allow_all, bearer_token
+from .connections import ConnectionManager
+from .history import History
+from .protocol import CloseCode
+from .session import SessionHub
+
+__all__ = ["BridgeServer"]
+
+logger = logging.getLogger("reference_impl.server")
+
+
+class _WebSocketTransport:
+    """:class:`~reference_impl.session.Transport` over a websockets connection."""
+
+    def __init__(self, connection: ServerConnection) -> None:
+        self.connection = connection
+
+    async def send_text(self, text: str) -> None:
+        await self.connection.send(text)
+
+    async def receive(self) -> str | bytes | None:
+        try:
+            return await self.connection.recv()
+        except ConnectionClosed as exc:
+            if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
+                logger.warning(
+                    "connection %s closed: %s", self.connection.remote_address, exc.sent.reason
+                )
+            return None
+
+    async def close(self, code: int, reason: str) -> None:
+        await self.connection.close(code, reason)
+
+
+class BridgeServer:
+    """A WebSocket server for a bridge: ``async with BridgeServer(bridge, ...) as server:``.
+
+    ``connection_manager`` is the :class:`~reference_impl.connections.ConnectionManager` the
+    bridge sends to (default: ``bridge.connection_manager``). Without ``authenticator`` every
+    connection is the user ``"anonymous"``; ``authorizer`` decides which threads a user may
+    subscribe to. ``history`` defaults to what the bridge offers
+    (:func:`~reference_impl.history.history_for`). ``max_queue`` bounds each connection's
+    queue of live events; ``max_frame_bytes`` bounds client frames (larger: close 1009).
+    """
+
+    def __init__(
+        self,
+        bridge: object,
+        connection_manager: ConnectionManager | None = None,
+        *,
+        authenticator: Authenticator | None = None,
+        authorizer: Authorizer = allow_all,
+        history: History | None = None,
+        max_queue: int = 1000,
+        max_frame_bytes: int = 64 * 1024,
+        auth_timeout: float = 10.0,
+        close_timeout: float = 5.0,
+        ping_interval: float | None = 20.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.hub = SessionHub(
+            bridge,
+            connection_manager,
+            authenticator=authenticator,
+            authorizer=authorizer,
+            history=history,
+            max_queue=max_queue,
+            auth_timeout=auth_timeout,
+            drain_timeout=close_timeout,
+        )
+        self.max_frame_bytes = max_frame_bytes
+        self.close_timeout = close_timeout
+        self.ping_interval = ping_interval
+        self.host = host
+        self.port = port
+        self._server: Server | None = None
+
+    @property
+    def bridge(self) -> object:
+        """The bridge served."""
+        return self.hub.bridge
+
+    @property
+    def metrics(self) -> Any:
+        """The bridge's :class:`~reference_impl.metrics.BridgeMetrics` (or the server's own)."""
+        return self.hub.metrics
+
+    @property
+    def url(self) -> str:
+        """``ws://HOST:PORT`` of the running server."""
+        if self._server is None:
+            raise RuntimeError("the server is not started")
+        return f"ws://{self.host}:{self.port}"
+
+    async def start(self, host: str | None = None, port: int | None = None) -> None:
+        """Listen on ``host``:``port`` (port 0: the OS chooses; read it back from ``port``)."""
+        if self._server is not None:
+            raise RuntimeError("the server is already started")
+        self.host = host if host is not None else self.host
+        requested = port if port is not None else self.port
+        self._server = await serve(
+            self._handle,
+            self.host,
+            requested,
+            max_size=self.max_frame_bytes,
+            close_timeout=self.close_timeout,
+            ping_interval=self.ping_interval,
+        )
+        self.port = next(iter(self._server.sockets)).getsockname()[1]
+        logger.info("serving %s", self.url)
+
+    async def close(self) -> None:
+        """Stop accepting, close every connection with 1001 and wait for them to end."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        await self.hub.close_all(CloseCode.GOING_AWAY, "server shutting down")
+        await server.wait_closed()
+
+    async def __aenter__(self) -> BridgeServer:
+        if self._server is None:
+            await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        request = connection.request
+        token = bearer_token(request.headers.get("Authorization") if request else None)
+        await self.hub.serve(
+            _WebSocketTransport(connection), token=token, peer=str(connection.remote_address)
+        )

@@ -1,0 +1,519 @@
+"""One client's session of the bridge protocol, over any text transport.
+
+:class:`SessionHub` holds what every session shares (bridge, connection manager, history,
+authentication, limits); :meth:`SessionHub.serve` runs one :class:`Session` over a
+:class:`Transport` — ``send_text``, ``receive`` and ``close(code, reason)`` — so the websockets
+server (:mod:`reference_impl.server`) and, say, a Starlette route are thin adapters.
+
+A session authenticates (header token or a first ``auth`` frame), then handles ``subscribe``,
+``unsubscribe`` and ``ping``. Each subscription is a connection of the connection manager whose
+non-blocking ``deliver`` passes events through a :class:`~reference_impl.subscription.SeqGate`
+into the session's bounded send queue; one writer task sends the queue. A client that lets the
+queue overflow is closed with :attr:`CloseCode.SLOW_CONSUMER` and resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Coroutine
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from .auth import Authenticator, Authorizer, allow_all, authenticate, is_authorized
+from .connections import ConnectionManager
+from .exceptions import InvalidResumePoint, ProtocolError, ResyncRequired
+from .history import History, history_for
+from .metrics import BridgeMetrics
+from .protocol import (
+    AuthenticatedFrame,
+    AuthFrame,
+    CloseCode,
+    ErrorCode,
+    ErrorFrame,
+    PingFrame,
+    PongFrame,
+    ResyncRequiredFrame,
+    SubscribedFrame,
+    SubscribeFrame,
+    UnsubscribedFrame,
+    UnsubscribeFrame,
+    as_message_dict,
+    encode_frame,
+    encode_message,
+    parse_client_frame,
+)
+from .subscription import GateOverflow, SeqGate, Step
+
+__all__ = ["ANONYMOUS", "Session", "SessionHub", "ThreadSubscriber", "Transport"]
+
+logger = logging.getLogger("reference_impl.session")
+
+Message = dict[str, Any]
+
+#: The user id of every session of a hub without an authenticator.
+ANONYMOUS = "anonymous"
+
+_GAP_FETCHES = 3
+
+
+class Transport(Protocol):
+    """What a session needs from a WebSocket connection."""
+
+    async def send_text(self, text: str) -> None:
+        """Send one text frame (raise when the connection is gone)."""
+
+    async def receive(self) -> str | bytes | None:
+        """Return the next frame's data, or ``None`` once the connection is closed."""
+        ...
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close the connection with ``code``."""
+
+
+class _EncodeOnce:
+    """JSON text of the message fanned out last: one encoding per fan-out, not per connection."""
+
+    def __init__(self) -> None:
+        self._last: tuple[Message, str] | None = None
+
+    def __call__(self, message: Message) -> str:
+        last = self._last
+        if last is not None and last[0] is message:
+            return last[1]
+        text = encode_message(message)
+        self._last = (message, text)
+        return text
+
+
+class SessionHub:
+    """The state every session of one server shares."""
+
+    def __init__(
+        self,
+        bridge: object,
+        connection_manager: ConnectionManager | None = None,
+        *,
+        authenticator: Authenticator | None = None,
+        authorizer: Authorizer = allow_all,
+        history: History | None = None,
+        max_queue: int = 1000,
+        auth_timeout: float = 10.0,
+        drain_timeout: float = 2.0,
+    ) -> None:
+        if connection_manager is None:
+            connection_manager = getattr(bridge, "connection_manager", None)
+        if not isinstance(connection_manager, ConnectionManager):
+            raise TypeError(
+                "connection_manager must be the reference_impl.ConnectionManager the bridge "
+                "sends to (build the bridge with it)"
+            )
+        if max_queue < 1:
+            raise ValueError("max_queue must be >= 1")
+        self.bridge = bridge
+        self.connection_manager = connection_manager
+        self.authenticator = authenticator
+        self.authorizer = authorizer
+        self.history: History = history if history is not None else history_for(bridge)
+        metrics = getattr(bridge, "metrics", None)
+        self.metrics: BridgeMetrics = (
+            metrics if isinstance(metrics, BridgeMetrics) else BridgeMetrics()
+        )
+        self.max_queue = max_queue
+        self.auth_timeout = auth_timeout
+        self.drain_timeout = drain_timeout
+        self.sessions: set[Session] = set()
+        self.encode = _EncodeOnce()
+
+    async def serve(
+        self, transport: Transport, *, token: str | None = None, peer: str = ""
+    ) -> Session:
+        """Run one session until its connection closes; return it (for its ``close_code``)."""
+        session = Session(self, transport, peer=peer)
+        self.sessions.add(session)
+        try:
+            await session.run(token)
+        finally:
+            self.sessions.discard(session)
+        return session
+
+    async def close_all(
+        self, code: int = CloseCode.GOING_AWAY, reason: str = "server shutting down"
+    ) -> None:
+        """Close every session with ``code``."""
+        await asyncio.gather(
+            *(session.close(code, reason) for session in list(self.sessions)),
+            return_exceptions=True,
+        )
+
+
+class ThreadSubscriber:
+    """One thread subscription of a session: a connection of the connection manager."""
+
+    def __init__(self, session: Session, thread_id: str, gate: SeqGate) -> None:
+        self.session = session
+        self.thread_id = thread_id
+        self.user_id: str | None = session.user_id
+        self.gate = gate
+        self.active = True
+
+    def deliver(self, message: object) -> bool:
+        """Take a live event without waiting; ``False`` if this subscriber cannot."""
+        if not self.active or self.session.closed:
+            return False
+        try:
+            step = self.gate.push(as_message_dict(message))
+        except TypeError as exc:
+            logger.error("thread %r: %s", self.thread_id, exc)
+            return False
+        except GateOverflow as exc:
+            self.session.overflow(str(exc))
+            return False
+        return self.session.apply(self, step)
+
+
+class Session:
+    """One client connection; see the module docstring."""
+
+    def __init__(self, hub: SessionHub, transport: Transport, *, peer: str = "") -> None:
+        self.hub = hub
+        self.transport = transport
+        self.peer = peer
+        self.user_id: str | None = None
+        self.closed = False
+        self.close_code: int | None = None
+        self.subscriptions: dict[str, ThreadSubscriber] = {}
+        self._queue: deque[tuple[str, bool]] = deque()
+        self._replay_pending = 0
+        self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._writer: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
+        self._warned = False
+
+    # -- the receive loop ---------------------------------------------------------------------
+
+    async def run(self, token: str | None = None) -> None:
+        """Authenticate, then handle frames until the connection closes."""
+        self._writer = writer = asyncio.ensure_future(self._write_loop())
+        try:
+            if await self._authenticate(token):
+                while not self.closed:
+                    data = await self.transport.receive()
+                    if data is None:
+                        break
+                    await self._handle(data)
+        except Exception:
+            logger.exception("session %s failed", self.peer)
+            await self.close(CloseCode.INTERNAL_ERROR, "internal error")
+        finally:
+            self.closed = True
+            self._detach()
+            tasks = [writer, *self._tasks]
+            for task in tasks:
+                task.cancel()
+            if self._closing is not None:
+                tasks.append(self._closing)
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _authenticate(self, token: str | None) -> bool:
+        authenticator = self.hub.authenticator
+        if authenticator is None:
+            self.user_id = ANONYMOUS
+            return True
+        if token is None:
+            try:
+                data = await asyncio.wait_for(self.transport.receive(), self.hub.auth_timeout)
+            except asyncio.TimeoutError:
+                await self._refuse_auth("no auth frame within the auth timeout")
+                return False
+            if data is None:
+                return False
+            try:
+                frame = parse_client_frame(data)
+            except ProtocolError as exc:
+                await self._refuse_auth(f"the first frame must be auth: {exc}")
+                return False
+            if not isinstance(frame, AuthFrame):
+                await self._refuse_auth(f"the first frame must be auth, not {frame.type}")
+                return False
+            token = frame.token
+            reply = True
+        else:
+            reply = False
+        user_id = await authenticate(authenticator, token)
+        if user_id is None:
+            await self._refuse_auth("invalid token")
+            return False
+        self.user_id = user_id
+        if reply:
+            self.send_frame(AuthenticatedFrame(user_id=user_id))
+        return True
+
+    async def _refuse_auth(self, why: str) -> None:
+        logger.warning("session %s: authentication refused: %s", self.peer, why)
+        await self.close_with(
+            ErrorFrame(code=ErrorCode.UNAUTHORIZED.value, message=why), CloseCode.UNAUTHORIZED
+        )
+
+    async def _handle(self, data: str | bytes) -> None:
+        try:
+            frame = parse_client_frame(data)
+        except ProtocolError as exc:
+            self._warn(f"bad frame ({exc.code}): {exc}")
+            if exc.code == ErrorCode.BINARY_FRAME.value:
+                await self.close(CloseCode.UNSUPPORTED_DATA, "binary frames are not supported")
+            else:
+                self.send_frame(ErrorFrame(code=exc.code, message=str(exc)))
+            return
+        if isinstance(frame, SubscribeFrame):
+            await self._subscribe(frame)
+        elif isinstance(frame, UnsubscribeFrame):
+            self._unsubscribe(frame.thread_id)
+        elif isinstance(frame, PingFrame):
+            self.send_frame(PongFrame(id=frame.id))
+        else:
+            self.send_frame(AuthenticatedFrame(user_id=self.user_id or ANONYMOUS))
+
+    def _warn(self, what: str) -> None:
+        level = logging.DEBUG if self._warned else logging.WARNING
+        self._warned = True
+        logger.log(level, "session %s (user %s): %s", self.peer, self.user_id, what)
+
+    # -- subscriptions ------------------------------------------------------------------------
+
+    async def _subscribe(self, frame: SubscribeFrame) -> None:
+        thread_id = frame.thread_id
+        if thread_id in self.subscriptions:
+            self.send_frame(
+                ErrorFrame(
+                    code=ErrorCode.ALREADY_SUBSCRIBED.value,
+                    message=f"already subscribed to thread {thread_id!r}",
+                    thread_id=thread_id,
+                )
+            )
+            return
+        assert self.user_id is not None
+        if not await is_authorized(self.hub.authorizer, self.user_id, thread_id):
+            self.hub.metrics.refused_subscriptions += 1
+            self._warn(f"refused subscription to thread {thread_id!r}")
+            await self.close_with(
+                ErrorFrame(
+                    code=ErrorCode.FORBIDDEN.value,
+                    message=f"user {self.user_id!r} may not subscribe to thread {thread_id!r}",
+                    thread_id=thread_id,
+                ),
+                CloseCode.POLICY_VIOLATION,
+            )
+            return
+        gate = SeqGate(frame.last_seq, frame.epoch, holding=True, max_held=self.hub.max_queue * 10)
+        subscriber = ThreadSubscriber(self, thread_id, gate)
+        self.subscriptions[thread_id] = subscriber
+        self.hub.connection_manager.add(subscriber)
+        history = self.hub.history
+        try:
+            head = await history.head(thread_id)
+            if gate.epoch is None and head is not None and head.epoch:
+                gate.epoch = head.epoch
+            if frame.last_seq is None:
+                step = gate.fill([], head_seq=head.head_seq if head is not None else None)
+            else:
+                step = gate.fill(await history.read_after(thread_id, frame.last_seq, frame.epoch))
+            deliver = await self._close_gaps(subscriber, step)
+        except ResyncRequired as exc:
+            self._drop(subscriber)
+            self.send_frame(_resync_frame(exc))
+            return
+        except InvalidResumePoint as exc:
+            self._drop(subscriber)
+            self._warn(str(exc))
+            self.send_frame(
+                ErrorFrame(
+                    code=ErrorCode.INVALID_RESUME_POINT.value, message=str(exc), thread_id=thread_id
+                )
+            )
+            return
+        except GateOverflow as exc:
+            self._drop(subscriber)
+            self.overflow(str(exc))
+            return
+        if self.closed or not subscriber.active:
+            return
+        head_seq = max(head.head_seq if head is not None else 0, gate.last_seq or 0)
+        self.send_frame(
+            SubscribedFrame(
+                thread_id=thread_id,
+                epoch=gate.epoch or "",
+                head_seq=head_seq,
+                recovered=len(deliver) if frame.last_seq is not None else 0,
+            )
+        )
+        for message in deliver:
+            self._enqueue(self.hub.encode(message), replay=True)
+
+    async def _close_gaps(self, subscriber: ThreadSubscriber, step: Step) -> list[Message]:
+        """Fetch history until the gate has no gap; raise ``ResyncRequired`` if it cannot."""
+        deliver = list(step.deliver)
+        for _ in range(_GAP_FETCHES):
+            if step.fetch_after is None:
+                return deliver
+            events = await self.hub.history.read_after(
+                subscriber.thread_id, step.fetch_after, subscriber.gate.epoch
+            )
+            step = subscriber.gate.fill(events)
+            deliver.extend(step.deliver)
+        if step.fetch_after is None:
+            return deliver
+        raise ResyncRequired(
+            subscriber.thread_id,
+            subscriber.gate.epoch or "",
+            subscriber.gate.last_seq or 0,
+            "the log cannot close a gap in the live stream",
+        )
+
+    async def _fill_gap(self, subscriber: ThreadSubscriber, step: Step) -> None:
+        try:
+            deliver = await self._close_gaps(subscriber, step)
+        except ResyncRequired as exc:
+            self._resync(subscriber, exc)
+            return
+        if subscriber.active:
+            self.apply(subscriber, Step(deliver=deliver))
+
+    def _resync(self, subscriber: ThreadSubscriber, exc: ResyncRequired) -> None:
+        self._drop(subscriber)
+        self.send_frame(_resync_frame(exc))
+
+    def _unsubscribe(self, thread_id: str) -> None:
+        subscriber = self.subscriptions.get(thread_id)
+        if subscriber is None:
+            self.send_frame(
+                ErrorFrame(
+                    code=ErrorCode.NOT_SUBSCRIBED.value,
+                    message=f"not subscribed to thread {thread_id!r}",
+                    thread_id=thread_id,
+                )
+            )
+            return
+        self._drop(subscriber)
+        self.send_frame(UnsubscribedFrame(thread_id=thread_id))
+
+    def _drop(self, subscriber: ThreadSubscriber) -> None:
+        subscriber.active = False
+        self.hub.connection_manager.remove(subscriber)
+        if self.subscriptions.get(subscriber.thread_id) is subscriber:
+            del self.subscriptions[subscriber.thread_id]
+
+    def _detach(self) -> None:
+        for subscriber in list(self.subscriptions.values()):
+            self._drop(subscriber)
+
+    # -- sending ------------------------------------------------------------------------------
+
+    def apply(self, subscriber: ThreadSubscriber, step: Step) -> bool:
+        """Queue what a gate step delivers; start a gap fill or a resync it asks for."""
+        for message in step.deliver:
+            if not self._enqueue_live(self.hub.encode(message)):
+                return False
+        if step.resync:
+            gate = subscriber.gate
+            self._resync(
+                subscriber,
+                ResyncRequired(
+                    subscriber.thread_id, gate.epoch or "", gate.last_seq or 0, "epoch changed"
+                ),
+            )
+        elif step.fetch_after is not None:
+            self._spawn(self._fill_gap(subscriber, step))
+        return True
+
+    def send_frame(self, frame: BaseModel) -> None:
+        """Queue a control frame (not subject to the live-event bound)."""
+        self._enqueue(encode_frame(frame), replay=True)
+
+    def overflow(self, why: str) -> None:
+        """Close this session as a slow consumer."""
+        if self.closed:
+            return
+        self.closed = True
+        self._detach()
+        self.hub.metrics.dropped_slow_clients += 1
+        logger.warning("session %s (user %s) is a slow consumer: %s", self.peer, self.user_id, why)
+        self._closing = asyncio.ensure_future(
+            self.close(CloseCode.SLOW_CONSUMER, "slow consumer: resume from last seq")
+        )
+
+    def _enqueue_live(self, text: str) -> bool:
+        if self.closed:
+            return False
+        if len(self._queue) - self._replay_pending >= self.hub.max_queue:
+            self.overflow(f"more than {self.hub.max_queue} events queued")
+            return False
+        self._enqueue(text, replay=False)
+        return True
+
+    def _enqueue(self, text: str, *, replay: bool) -> None:
+        if self.closed:
+            return
+        self._queue.append((text, replay))
+        if replay:
+            self._replay_pending += 1
+        self._drained.clear()
+        self._wake.set()
+
+    async def _write_loop(self) -> None:
+        while True:
+            while not self._queue:
+                self._drained.set()
+                self._wake.clear()
+                await self._wake.wait()
+            text, replay = self._queue.popleft()
+            if replay:
+                self._replay_pending -= 1
+            try:
+                await self.transport.send_text(text)
+            except Exception as exc:
+                logger.debug("session %s: send failed: %r", self.peer, exc)
+                self.closed = True
+                self._detach()
+                return
+
+    # -- closing ------------------------------------------------------------------------------
+
+    async def close_with(self, frame: BaseModel, code: int) -> None:
+        """Send ``frame`` after everything queued, then close with ``code``."""
+        self.send_frame(frame)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._drained.wait(), self.hub.drain_timeout)
+        await self.close(code, getattr(frame, "message", "")[:120])
+
+    async def close(self, code: int, reason: str) -> None:
+        """Stop delivering and close the connection with ``code`` (idempotent)."""
+        if self.close_code is not None:
+            return
+        self.close_code = code
+        self.closed = True
+        self._detach()
+        self._queue.clear()
+        if self._writer is not None and self._writer is not asyncio.current_task():
+            self._writer.cancel()
+        try:
+            await self.transport.close(code, reason)
+        except Exception as exc:
+            logger.debug("session %s: close failed: %r", self.peer, exc)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _resync_frame(exc: ResyncRequired) -> ResyncRequiredFrame:
+    return ResyncRequiredFrame(
+        thread_id=exc.thread_id, epoch=exc.epoch, head_seq=exc.head_seq, reason=exc.reason
+    )

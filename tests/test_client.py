@@ -1,0 +1,214 @@
+"""The reference client against the real server: resume, duplicates, resync, back-off."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+from server_support import TIMEOUT, raw, recv, running_stack, subscribe
+
+from reference_impl.client import BridgeClient, ConnectionLost
+from reference_impl.exceptions import ProtocolError, ResyncRequired
+
+
+def abort(client: BridgeClient) -> None:
+    """Break the client's TCP connection without a close frame."""
+    assert client._ws is not None
+    client._ws.transport.abort()
+
+
+async def receive_seqs(client: BridgeClient, count: int) -> list[int]:
+    return [(await client.receive(timeout=TIMEOUT))["seq"] for _ in range(count)]
+
+
+@pytest.mark.asyncio
+async def test_resume_after_an_abrupt_drop_gets_the_events_emitted_meanwhile() -> None:
+    async with running_stack() as stack:
+        seen: list[int] = []
+        client = BridgeClient(
+            stack.server.url,
+            thread_id="alice-1",
+            token="token-alice",
+            on_event=lambda event: seen.append(event["seq"]),
+        )
+        async with client:
+            await stack.emit("alice-1", 3)
+            assert await receive_seqs(client, 3) == [1, 2, 3]
+            abort(client)
+            await stack.emit("alice-1", 5)  # emitted while the client is gone
+            assert await receive_seqs(client, 5) == [4, 5, 6, 7, 8]
+            assert client.connects == 2
+            assert client.last_seq == 8
+            assert client.epoch == (await stack.bridge.backend.head("alice-1")).epoch
+        assert seen == list(range(1, 9))
+
+
+@pytest.mark.asyncio
+async def test_resume_while_events_keep_flowing() -> None:
+    total = 400
+    async with (
+        running_stack() as stack,
+        BridgeClient(stack.server.url, thread_id="alice-1", token="token-alice") as c,
+    ):
+
+        async def produce() -> None:
+            for _ in range(total):
+                await stack.emit("alice-1")
+                await asyncio.sleep(0.001)  # pacing, so drops land mid-stream
+
+        producer = asyncio.ensure_future(produce())
+        got: list[int] = []
+        rng = random.Random(7)
+        while len(got) < total:
+            got.append((await c.receive(timeout=TIMEOUT))["seq"])
+            if rng.random() < 0.03 and c._ws is not None:
+                abort(c)
+        await producer
+        assert got == list(range(1, total + 1))
+        assert c.connects > 3
+
+
+@pytest.mark.asyncio
+async def test_a_fresh_client_starts_at_the_head_and_resumes_from_there() -> None:
+    async with running_stack() as stack:
+        await stack.emit("alice-1", 4)
+        async with BridgeClient(stack.server.url, thread_id="alice-1", token="token-alice") as c:
+            assert (c.last_seq, c.head_seq) == (4, 4)
+            abort(c)
+            await stack.emit("alice-1", 2)
+            assert await receive_seqs(c, 2) == [5, 6]
+
+
+@pytest.mark.asyncio
+async def test_last_seq_zero_replays_everything_kept() -> None:
+    async with running_stack() as stack:
+        await stack.emit("alice-1", 3)
+        client = BridgeClient(
+            stack.server.url, thread_id="alice-1", token="token-alice", last_seq=0
+        )
+        async with client:
+            assert [event["seq"] async for event in _take(client, 3)] == [1, 2, 3]
+
+
+async def _take(client: BridgeClient, count: int):  # type: ignore[no-untyped-def]
+    async for event in client:
+        yield event
+        count -= 1
+        if count == 0:
+            return
+
+
+@pytest.mark.asyncio
+async def test_duplicates_from_the_server_are_dropped_by_seq() -> None:
+    async with (
+        running_stack() as stack,
+        BridgeClient(stack.server.url, thread_id="alice-1", token="token-alice") as c,
+    ):
+        await stack.emit("alice-1", 2)
+        # a bridge that repeats itself (e.g. pub/sub redelivery)
+        message = (await stack.bridge.replay("alice-1", 0))[0]
+        await stack.manager.send_to_thread("alice-1", message)
+        await stack.emit("alice-1")
+        assert await receive_seqs(c, 3) == [1, 2, 3]
+
+
+@pytest.mark.asyncio
+async def test_server_restart_with_the_memory_backend_raises_resync_required() -> None:
+    async with running_stack() as first:
+        port = first.server.port
+        client = BridgeClient(
+            first.server.url, thread_id="alice-1", token="token-alice", backoff_initial=0.01
+        )
+        await client.connect()
+        await first.emit("alice-1", 3)
+        assert await receive_seqs(client, 3) == [1, 2, 3]
+        old_epoch = client.epoch
+    async with running_stack(port=port) as second:
+        await second.emit("alice-1", 2)
+        new = await second.bridge.backend.head("alice-1")
+        with pytest.raises(ResyncRequired) as caught:
+            await client.receive(timeout=TIMEOUT)
+        assert (caught.value.epoch, caught.value.head_seq) == (new.epoch, 2)
+        assert caught.value.epoch != old_epoch
+        # continues from the new head in the new epoch
+        await second.emit("alice-1")
+        assert await client.receive(timeout=TIMEOUT) == {
+            **(await second.bridge.replay("alice-1", 2))[0]
+        }
+        assert client.epoch == new.epoch
+        await client.close()
+
+
+@pytest.mark.asyncio
+async def test_resubscribe_after_resync_can_replay_the_new_epoch_from_zero() -> None:
+    async with running_stack() as stack:
+        await stack.emit("alice-1", 2)
+        client = BridgeClient(
+            stack.server.url, thread_id="alice-1", token="token-alice", last_seq=1, epoch="old"
+        )
+        with pytest.raises(ResyncRequired):
+            await client.connect()
+        await client.resubscribe(0, client.epoch)
+        assert await receive_seqs(client, 2) == [1, 2]
+        await client.close()
+
+
+@pytest.mark.asyncio
+async def test_a_refused_thread_is_final() -> None:
+    async with running_stack() as stack:
+        client = BridgeClient(stack.server.url, thread_id="bob-1", token="token-alice")
+        with pytest.raises(ProtocolError) as caught:
+            await client.receive(timeout=TIMEOUT)
+        assert caught.value.code == "forbidden"
+        with pytest.raises(ConnectionLost):
+            await client.receive(timeout=TIMEOUT)
+        await client.close()
+        assert [event async for event in client] == []
+
+
+@pytest.mark.asyncio
+async def test_an_invalid_resume_point_is_raised() -> None:
+    async with running_stack() as stack:
+        client = BridgeClient(
+            stack.server.url, thread_id="alice-1", token="token-alice", last_seq=9
+        )
+        with pytest.raises(ProtocolError) as caught:
+            await client.connect()
+        assert caught.value.code == "invalid_resume_point"
+        await client.close()
+
+
+@pytest.mark.asyncio
+async def test_connection_attempts_are_bounded_with_back_off() -> None:
+    async with running_stack() as stack:
+        url = stack.server.url
+    client = BridgeClient(
+        url, thread_id="alice-1", max_attempts=3, backoff_initial=0.001, open_timeout=1.0
+    )
+    with pytest.raises(ConnectionLost, match="after 3 attempts"):
+        await client.receive(timeout=TIMEOUT)
+    assert client._backoff(1) <= 0.001
+    assert 0.002 <= client._backoff(2) * 2 <= 0.004
+    assert client._backoff(40) <= client.backoff_max
+    await client.close()
+
+
+@pytest.mark.asyncio
+async def test_receive_times_out_instead_of_hanging() -> None:
+    async with (
+        running_stack() as stack,
+        BridgeClient(stack.server.url, thread_id="alice-1", token="token-alice") as c,
+    ):
+        with pytest.raises(TimeoutError, match=r"within 0\.05s"):
+            await c.receive(timeout=0.05)
+        await stack.emit("alice-1")
+        assert (await c.receive())["seq"] == 1
+
+
+@pytest.mark.asyncio
+async def test_the_client_resumes_after_a_server_going_away() -> None:
+    async with running_stack() as stack, raw(stack.server.url) as ws:
+        await subscribe(ws, "alice-1")
+        await stack.emit("alice-1")
+        assert (await recv(ws))["seq"] == 1
