@@ -44,6 +44,7 @@ from .orchestrator import check_orchestrator, require_orchestrator
 __all__ = [
     "AgentWebSocketBridge",
     "DeliveryReceipt",
+    "Fanout",
     "SendsToThread",
     "create_bridge",
 ]
@@ -57,6 +58,13 @@ class SendsToThread(Protocol):
     """The connection-manager contract: ``True`` only if a live connection took the message."""
 
     async def send_to_thread(self, thread_id: str, message: dict[str, Any]) -> bool: ...
+
+
+class Fanout(SendsToThread, Protocol):
+    """A node's sender when several nodes share a backend (e.g. ``RedisFanout``): it delivers
+    this node's events and other nodes' to the local connections, in one order."""
+
+    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,7 @@ class AgentWebSocketBridge:
         max_payload_bytes: int = 256 * 1024,
         lifecycle: LifecycleMode = "warn",
         max_tracked_runs: int = 100_000,
+        fanout: Fanout | None = None,
     ) -> None:
         require_orchestrator(orchestrator)
         if connection_manager is None:
@@ -111,6 +120,8 @@ class AgentWebSocketBridge:
         self.connection_manager = connection_manager
         self.orchestrator = orchestrator
         self.backend: Backend = backend if backend is not None else MemoryBackend()
+        self.fanout = fanout
+        self._sender: SendsToThread = fanout if fanout is not None else connection_manager
         self.max_payload_bytes = max_payload_bytes
         self.lifecycle_mode: LifecycleMode = lifecycle
         self.metrics = BridgeMetrics()
@@ -127,7 +138,9 @@ class AgentWebSocketBridge:
         self.started = True
 
     async def close(self) -> None:
-        """Release the backend."""
+        """Stop the fan-out, if any, and release the backend."""
+        if self.fanout is not None:
+            await self.fanout.close()
         await self.backend.close()
 
     # -- runs and threads -------------------------------------------------------------------
@@ -292,9 +305,7 @@ class AgentWebSocketBridge:
                 run.advance(kind.value, draft.payload.get("tool_name"))
             delivered = False
             try:
-                delivered = bool(
-                    await self.connection_manager.send_to_thread(thread_id, message.to_dict())
-                )
+                delivered = bool(await self._sender.send_to_thread(thread_id, message.to_dict()))
             except Exception:
                 # Stored already: a subscriber that resumes still gets it.
                 logger.exception(
@@ -419,15 +430,56 @@ async def create_bridge(
     orchestrator: object,
     init_timeout: float = 5.0,
     backend: Backend | None = None,
+    redis_url: str | None = None,
+    redis_options: dict[str, Any] | None = None,
     **options: Any,
 ) -> AgentWebSocketBridge:
     """Build and start a bridge: the factory ``pytest-wsbridge`` uses by default.
 
     Raises :class:`OrchestratorInitError` when the orchestrator is missing, unhealthy or does
     not answer within ``init_timeout`` seconds. ``options`` go to :class:`AgentWebSocketBridge`.
+
+    With ``redis_url`` the bridge is one node of several sharing a Redis: a
+    :class:`~reference_impl.backends.redis.RedisBackend` (``redis_options`` are its keyword
+    arguments) and a :class:`~reference_impl.backends.redis_fanout.RedisFanout` delivering to
+    ``connection_manager``. Redis must answer at start-up, else ``BackendUnavailableError``.
     """
-    bridge = AgentWebSocketBridge(
-        connection_manager=connection_manager, orchestrator=orchestrator, backend=backend, **options
-    )
-    await bridge.start(init_timeout=init_timeout)
+    fanout: Fanout | None = None
+    if redis_url is not None:
+        if backend is not None:
+            raise ValueError("pass either backend or redis_url, not both")
+        backend, fanout = await _redis_node(redis_url, connection_manager, redis_options or {})
+    elif redis_options:
+        raise ValueError("redis_options need a redis_url")
+    try:
+        bridge = AgentWebSocketBridge(
+            connection_manager=connection_manager,
+            orchestrator=orchestrator,
+            backend=backend,
+            fanout=fanout,
+            **options,
+        )
+        await bridge.start(init_timeout=init_timeout)
+    except BaseException:
+        if fanout is not None and backend is not None:
+            await fanout.close()
+            await backend.close()
+        raise
     return bridge
+
+
+async def _redis_node(
+    url: str, connection_manager: SendsToThread, redis_options: dict[str, Any]
+) -> tuple[Backend, Fanout]:
+    from .backends.redis import RedisBackend
+    from .backends.redis_fanout import RedisFanout
+
+    backend = RedisBackend(url, **redis_options)
+    try:
+        await backend.ping()
+        fanout = RedisFanout(backend, connection_manager)
+        await fanout.start()
+    except BaseException:
+        await backend.close()
+        raise
+    return backend, fanout

@@ -2,7 +2,8 @@
 
 The ``wsbridge`` entry point lives in :mod:`pytest_wsbridge.cli`, which adds the plugin's own
 subcommands; this module keeps ``reference_impl`` free of any import of the plugin. Storage is
-chosen in :func:`build_backend` (the hook where a ``--redis URL`` option plugs in).
+in-memory (:func:`build_backend`) unless ``serve --redis URL`` makes this process one node of
+several sharing that Redis.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import contextlib
 import json
 import signal
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 from .auth import OwnerAuthorizer, TokenAuthenticator
 from .backends.base import Backend
@@ -37,6 +38,13 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     serve_parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve_parser.add_argument(
         "--port", type=int, default=8765, help="port to listen on (0: any free port)"
+    )
+    serve_parser.add_argument(
+        "--redis",
+        default=None,
+        metavar="URL",
+        help="share runs and events with other server processes through this Redis "
+        "(redis://host:port/db; needs the 'redis' extra)",
     )
     serve_parser.add_argument(
         "--demo", action="store_true", help="run a demo agent that emits events every second"
@@ -101,9 +109,12 @@ async def serve(args: argparse.Namespace, out: TextIO | None = None) -> int:
         tokens[DEMO_TOKEN] = DEMO_USER
     orchestrator = ReferenceOrchestrator()
     manager = ConnectionManager()
-    bridge = await create_bridge(
-        connection_manager=manager, orchestrator=orchestrator, backend=build_backend(args)
+    storage: dict[str, Any] = (
+        {"redis_url": args.redis}
+        if getattr(args, "redis", None)
+        else {"backend": build_backend(args)}
     )
+    bridge = await create_bridge(connection_manager=manager, orchestrator=orchestrator, **storage)
     if args.demo:
         orchestrator.create_thread(DEMO_USER, DEMO_THREAD)
     server = BridgeServer(

@@ -1,0 +1,247 @@
+"""Cross-node fan-out: every node delivers every thread's events to its own connections.
+
+One :class:`RedisFanout` runs per server process (node). It subscribes to the Redis
+backend's wake-up channel and is also the bridge's sender for events emitted on this node.
+Both paths go through one :class:`~reference_impl.subscription.SeqGate` per thread, under a
+per-thread lock, so local connections get each event once and in seq order:
+
+* an event emitted on this node is delivered directly (the bridge's ``DeliveryReceipt`` stays
+  truthful for local connections); its wake-up, when it comes back, is a duplicate and dropped;
+* a wake-up from another node is delivered when it is the next seq;
+* pub/sub is at-most-once: a seq jump is filled from the thread's stream before delivering;
+* after losing Redis the node resubscribes by itself (``reconnect_delay`` doubling up to
+  ``max_reconnect_delay``) and reads what it missed from the streams;
+* when history cannot fill a gap (trimmed, or a new epoch after Redis lost its data) the
+  events are passed on as they are: each subscription's own gate in the server sees the gap
+  or the epoch change and answers ``resync_required`` — the fan-out never hides a gap.
+
+The gate of a thread starts at the first event seen while the thread has local connections;
+what came before is the subscription's replay, which the server serves from the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from ..exceptions import BackendUnavailableError, ResyncRequired
+from ..subscription import SeqGate, Step
+from .redis import RedisBackend, decode_wakeup
+
+__all__ = ["RedisFanout"]
+
+logger = logging.getLogger("reference_impl.fanout")
+
+Message = dict[str, Any]
+
+# Receipts remembered per thread, for a direct send whose event a wake-up delivered first.
+_RESULTS_KEPT = 1024
+
+
+class _ThreadState:
+    __slots__ = ("gate", "lock", "results")
+
+    def __init__(self) -> None:
+        self.gate = SeqGate()
+        self.lock = asyncio.Lock()
+        self.results: OrderedDict[int, bool] = OrderedDict()
+
+    def record(self, message: Message, taken: bool) -> None:
+        seq = message.get("seq")
+        if isinstance(seq, int):
+            self.results[seq] = taken
+            while len(self.results) > _RESULTS_KEPT:
+                self.results.popitem(last=False)
+
+
+class RedisFanout:
+    """A node's fan-out: the bridge's ``send_to_thread`` and the wake-up subscriber.
+
+    ``connection_manager`` holds this node's connections (``send_to_thread``; with
+    ``connections_for_thread`` the fan-out skips threads that have none here).
+    """
+
+    def __init__(
+        self,
+        backend: RedisBackend,
+        connection_manager: Any,
+        *,
+        reconnect_delay: float = 0.05,
+        max_reconnect_delay: float = 1.0,
+        max_threads: int = 10_000,
+    ) -> None:
+        self.backend = backend
+        self.local = connection_manager
+        self.reconnect_delay = reconnect_delay
+        self.max_reconnect_delay = max_reconnect_delay
+        self.max_threads = max_threads
+        self.subscriptions = 0
+        self.gaps_filled = 0
+        self._threads: OrderedDict[str, _ThreadState] = OrderedDict()
+        self._subscribed = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def connected(self) -> bool:
+        """Whether the wake-up subscription is live right now."""
+        return self._subscribed.is_set()
+
+    async def start(self) -> None:
+        """Subscribe to wake-ups; raise :class:`BackendUnavailableError` if Redis is down."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="wsbridge-redis-fanout")
+        try:
+            await asyncio.wait_for(self._subscribed.wait(), self.backend.max_wait)
+        except asyncio.TimeoutError:
+            await self.close()
+            raise BackendUnavailableError(
+                f"could not subscribe to {self.backend.channel!r} within "
+                f"{self.backend.max_wait:.2f}s"
+            ) from None
+
+    async def wait_subscribed(self, count: int = 1) -> None:
+        """Return once the subscription was made ``count`` times (2: after one reconnect)
+        and is live."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.subscriptions >= count and self.connected)
+
+    async def _now_subscribed(self) -> None:
+        async with self._changed:
+            self.subscriptions += 1
+            self._subscribed.set()
+            self._changed.notify_all()
+
+    async def close(self) -> None:
+        """Stop the subscriber task."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def send_to_thread(self, thread_id: str, message: Message) -> bool:
+        """Deliver an event stored by this node; ``True`` if a local connection took it."""
+        if not self._has_local(thread_id):
+            self._threads.pop(thread_id, None)
+            return bool(await self.local.send_to_thread(thread_id, message))
+        return await self._offer(thread_id, message)
+
+    # -- the gate ---------------------------------------------------------------------------
+
+    def _has_local(self, thread_id: str) -> bool:
+        connections_for_thread = getattr(self.local, "connections_for_thread", None)
+        return connections_for_thread is None or bool(connections_for_thread(thread_id))
+
+    def _state(self, thread_id: str) -> _ThreadState:
+        state = self._threads.get(thread_id)
+        if state is None:
+            state = self._threads[thread_id] = _ThreadState()
+            while len(self._threads) > self.max_threads:
+                self._threads.popitem(last=False)
+        else:
+            self._threads.move_to_end(thread_id)
+        return state
+
+    async def _offer(self, thread_id: str, message: Message) -> bool:
+        state = self._state(thread_id)
+        async with state.lock:
+            step = state.gate.push(message)
+            if step.resync:
+                # Another epoch: the thread's history was lost. Start over from this event;
+                # each subscription's gate sees the epoch change and asks for a resync.
+                state.gate = SeqGate()
+                state.results.clear()
+                step = state.gate.push(message)
+            await self._complete(thread_id, state, step, message)
+        seq = message.get("seq")
+        return state.results.get(seq, False) if isinstance(seq, int) else False
+
+    async def _complete(
+        self, thread_id: str, state: _ThreadState, step: Step, message: Message
+    ) -> None:
+        for _ in range(3):
+            for event in step.deliver:
+                state.record(event, bool(await self.local.send_to_thread(thread_id, event)))
+            if step.fetch_after is None:
+                return
+            try:
+                history = await self.backend.read_after(
+                    thread_id, step.fetch_after, state.gate.epoch
+                )
+            except (ResyncRequired, BackendUnavailableError) as exc:
+                logger.warning("thread %r: cannot fill a gap from the stream (%s)", thread_id, exc)
+                break
+            self.gaps_filled += 1
+            step = state.gate.fill([event.to_dict() for event in history])
+        # History cannot close the gap: pass the event on as it is (see the module docstring).
+        state.gate = SeqGate()
+        step = state.gate.push(message)
+        for event in step.deliver:
+            state.record(event, bool(await self.local.send_to_thread(thread_id, event)))
+
+    async def _catch_up(self) -> None:
+        """Read what this node missed while it was not subscribed."""
+        for thread_id in list(self._threads):
+            state = self._threads.get(thread_id)
+            if state is None or not self._has_local(thread_id):
+                self._threads.pop(thread_id, None)
+                continue
+            async with state.lock:
+                gate = state.gate
+                if gate.last_seq is None or gate.holding:
+                    continue
+                try:
+                    history = await self.backend.read_after(thread_id, gate.last_seq, gate.epoch)
+                except ResyncRequired:
+                    # Lost history: the next event (new epoch) starts the gate over.
+                    continue
+                for event in gate.fill([event.to_dict() for event in history]).deliver:
+                    state.record(event, bool(await self.local.send_to_thread(thread_id, event)))
+
+    # -- the subscriber ---------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        delay = self.reconnect_delay
+        while True:
+            client = self.backend.client(pubsub=True)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.backend.channel)
+                await self._now_subscribed()
+                delay = self.reconnect_delay
+                await self._catch_up()
+                async for item in pubsub.listen():
+                    await self._on_wakeup(item)
+            except (RedisError, OSError, asyncio.TimeoutError, BackendUnavailableError) as exc:
+                logger.warning("wake-up subscription lost (%r); reconnecting", exc)
+            finally:
+                self._subscribed.clear()
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.max_reconnect_delay)
+
+    async def _on_wakeup(self, item: dict[str, Any]) -> None:
+        if item.get("type") != "message":
+            return
+        try:
+            wakeup = decode_wakeup(item["data"])
+        except ValueError:
+            logger.warning("ignoring a foreign message on %r", self.backend.channel)
+            return
+        if not self._has_local(wakeup.thread_id):
+            self._threads.pop(wakeup.thread_id, None)
+            return
+        try:
+            await self._offer(wakeup.thread_id, wakeup.message.to_dict())
+        except Exception:
+            # One connection manager failure must not stop fan-out to every other thread.
+            logger.exception("delivering seq %d of thread %r failed", wakeup.seq, wakeup.thread_id)
