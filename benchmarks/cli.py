@@ -1,0 +1,126 @@
+"""The benchmarks' command line: pick benchmarks and sizes, print the table, write JSON."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .results import Row, format_table, rows_to_json
+
+__all__ = ["BENCHMARKS", "build_parser", "main", "run"]
+
+BENCHMARKS = ("connections", "fanout", "replay", "plugin", "redis")
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",") if part]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError("sizes must be positive")
+    return sizes
+
+
+def _names(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = sorted(set(names) - set(BENCHMARKS))
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}"
+        )
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of ``python -m benchmarks``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Measure the reference bridge and the plugin against their baselines.",
+    )
+    add = parser.add_argument
+    add("--only", type=_names, default=list(BENCHMARKS), help="comma-separated subset")
+    add("--clients", type=int, default=100, help="fan-out: subscribers N (default 100)")
+    add("--events", type=int, default=1000, help="fan-out: events M (default 1000)")
+    add("--repeats", type=int, default=1, help="fan-out: interleaved rounds, best kept")
+    add("--no-socketio", action="store_true", help="skip the python-socketio baseline")
+    add("--replay-events", type=int, default=10_000, help="replay: missed events (10000)")
+    add("--connections", type=_sizes, default=[1000, 5000], help="idle clients (1000,5000)")
+    add("--plugin-tests", type=int, default=500, help="plugin: generated tests (500)")
+    add("--server-tests", type=int, default=50, help="plugin: real_ws_server tests (50)")
+    add("--redis-clients", type=int, default=100, help="redis: subscribers (100)")
+    add("--redis-events", type=int, default=1000, help="redis: events (1000)")
+    add("--timeout", type=float, default=120.0, help="bound on every wait, seconds")
+    add("--json", type=Path, default=None, metavar="PATH", help="also write the results here")
+    return parser
+
+
+async def _run_all(args: argparse.Namespace) -> list[Row]:
+    from . import connections, fanout, plugin_overhead, redis_fanout, replay
+    from .proc import raise_fd_limit
+
+    raise_fd_limit(2 * max(args.connections) + 1024)
+    rows: list[Row] = []
+    for name in BENCHMARKS:
+        if name not in args.only:
+            continue
+        started = time.monotonic()
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        if name == "fanout":
+            rows += await fanout.run_fanout(
+                clients=args.clients,
+                events=args.events,
+                repeats=args.repeats,
+                timeout=args.timeout,
+                socketio=not args.no_socketio,
+            )
+        elif name == "replay":
+            rows += await replay.run_replay(events=args.replay_events, timeout=args.timeout)
+        elif name == "connections":
+            rows += await connections.run_connections(args.connections, timeout=args.timeout)
+        elif name == "plugin":
+            rows += await plugin_overhead.run_plugin(
+                tests=args.plugin_tests, server_tests=args.server_tests, timeout=args.timeout * 3
+            )
+        elif name == "redis":
+            rows += await redis_fanout.run_redis(
+                clients=args.redis_clients, events=args.redis_events, timeout=args.timeout
+            )
+        print(f"  {name}: {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the selected benchmarks; 0 when every count was correct, 1 otherwise."""
+    started = time.monotonic()
+    rows = asyncio.run(_run_all(args))
+    command = "python -m benchmarks " + " ".join(sys.argv[1:])
+    meta = {
+        "command": command.strip(),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()}, {_cpus()} CPUs",
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    print(format_table(rows))
+    print(f"\n{meta['command']}  ({meta['date']}, {meta['machine']}, {meta['seconds']} s)")
+    if args.json is not None:
+        args.json.write_text(rows_to_json(rows, meta))
+    return 0 if all(row.correct for row in rows) else 1
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m benchmarks``."""
+    return run(build_parser().parse_args(argv))

@@ -1,0 +1,68 @@
+"""The reference bridge served by the reference server, as a benchmark system.
+
+:class:`BridgeSystem` builds the bridge with :func:`reference_impl.create_bridge` (memory
+backend unless one is given), serves it with :class:`reference_impl.server.BridgeServer` on
+127.0.0.1 and an OS-chosen port, and emits through the public ``notify_*`` API: seq 1 is
+``agent_started`` and the rest ``agent_thinking``, each carrying its emit time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reference_impl import ConnectionManager, ReferenceOrchestrator, create_bridge
+from reference_impl.bridge import AgentWebSocketBridge
+
+from .harness import RUN_ID, THREAD_ID
+from .wsclients import Kind
+
+__all__ = ["BridgeSystem"]
+
+
+class BridgeSystem:
+    """``async with BridgeSystem() as system: await system.emit(seq, ts)``."""
+
+    token = None
+
+    def __init__(self, *, backend: Any = None, **server_options: Any) -> None:
+        self.kind: Kind = "bridge"
+        self.backend = backend
+        self.server_options = {"ping_interval": None, **server_options}
+        self.url = ""
+        self._bridge: AgentWebSocketBridge | None = None
+        self._server: Any = None
+
+    @property
+    def bridge(self) -> AgentWebSocketBridge:
+        """The bridge under test (available inside ``async with``)."""
+        assert self._bridge is not None, "enter the system first"
+        return self._bridge
+
+    async def __aenter__(self) -> BridgeSystem:
+        from reference_impl.server import BridgeServer
+
+        self._bridge = await create_bridge(
+            connection_manager=ConnectionManager(),
+            orchestrator=ReferenceOrchestrator(),
+            backend=self.backend,
+        )
+        self._server = BridgeServer(self._bridge, **self.server_options)
+        await self._server.start()
+        self.url = self._server.url
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        try:
+            if self._server is not None:
+                await self._server.close()
+        finally:
+            await self.bridge.close()
+
+    async def emit(self, seq: int, ts: float) -> None:
+        """Emit event ``seq`` of the benchmark run through the notify API."""
+        if seq == 1:
+            await self.bridge.notify_agent_started(RUN_ID, "bench", context={"ts": ts})
+        else:
+            await self.bridge.notify_agent_thinking(
+                RUN_ID, "bench", reasoning=repr(ts), step_number=seq
+            )
