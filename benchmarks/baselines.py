@@ -24,6 +24,7 @@ def wire_event(seq: int, ts: float, *, thread_id: str, run_id: str, epoch: str) 
 
     Same envelope and payload as ``notify_agent_started`` (seq 1) and ``notify_agent_thinking``.
     """
+    payload: dict[str, Any]
     if seq == 1:
         kind, payload = "agent_started", {"context": {"ts": ts}}
     else:
@@ -114,9 +115,7 @@ class SocketIOServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"ws://127.0.0.1:{port}"
         return self
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from .baselines import BareWebsocketsServer
@@ -20,12 +20,12 @@ from .harness import BaselineSystem
 from .proc import raise_fd_limit, rss_bytes
 from .results import Measurement, Row
 from .systems import BridgeSystem
-from .wsclients import ClientPlan, spawn_clients
+from .wsclients import ROOT, ClientPlan, spawn_clients
 
 __all__ = ["measure_idle", "run_connections"]
 
 KIB = 1024
-SYSTEMS = {
+SYSTEMS: dict[str, Callable[[], Any]] = {
     "wsbridge": BridgeSystem,
     "bare websockets": lambda: BaselineSystem(BareWebsocketsServer()),
 }
@@ -67,12 +67,15 @@ async def _in_worker(system_name: str, count: int, timeout: float) -> dict[str, 
         str(count),
         str(timeout),
         stdout=asyncio.subprocess.PIPE,
-        cwd=str(Path(__file__).resolve().parent.parent),
+        cwd=ROOT,
     )
     out, _ = await asyncio.wait_for(process.communicate(), timeout + 60)
     if process.returncode != 0:
-        return {"rss_per_connection": float("nan"), "connect_seconds": float("nan"),
-                "errors": [f"worker exited {process.returncode}"]}
+        return {
+            "rss_per_connection": float("nan"),
+            "connect_seconds": float("nan"),
+            "errors": [f"worker exited {process.returncode}"],
+        }
     return dict(json.loads(out))
 
 

@@ -75,7 +75,16 @@ def _fmt(value: float) -> str:
 
 def format_table(rows: Sequence[Row]) -> str:
     """Return the rows as a Markdown table (readable in a terminal and pasteable)."""
-    header = ["benchmark", "subject", "value", "baseline", "baseline value", "ratio", "target", "ok"]
+    header = [
+        "benchmark",
+        "subject",
+        "value",
+        "baseline",
+        "baseline value",
+        "ratio",
+        "target",
+        "ok",
+    ]
     lines = [header]
     for row in rows:
         ratio = row.ratio
@@ -102,11 +111,11 @@ def format_table(rows: Sequence[Row]) -> str:
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     out = []
     for n, line in enumerate(lines):
-        out.append("| " + " | ".join(c.ljust(w) for c, w in zip(line, widths)) + " |")
+        out.append("| " + " | ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) + " |")
         if n == 0:
             out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     notes = [f"- {row.benchmark}: {row.note}" for row in rows if row.note]
-    return "\n".join(out + ([""] + notes if notes else []))
+    return "\n".join(out + (["", *notes] if notes else []))
 
 
 def rows_to_json(rows: Sequence[Row], meta: dict[str, Any]) -> str:

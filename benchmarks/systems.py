@@ -13,7 +13,7 @@ from typing import Any
 from reference_impl import ConnectionManager, ReferenceOrchestrator, create_bridge
 from reference_impl.bridge import AgentWebSocketBridge
 
-from .harness import RUN_ID, THREAD_ID
+from .harness import RUN_ID
 from .wsclients import Kind
 
 __all__ = ["BridgeSystem"]

@@ -27,7 +27,11 @@ from .proc import raise_fd_limit
 from .rawws import RawWebSocket, open_raw
 from .results import percentile
 
+ROOT = str(Path(__file__).resolve().parent.parent)
+"""The checkout holding ``benchmarks/``: the working directory of the helper processes."""
+
 __all__ = [
+    "ROOT",
     "ClientPlan",
     "ClientReport",
     "ClientsHandle",
@@ -348,7 +352,7 @@ async def spawn_clients(plan: ClientPlan) -> ClientsHandle:
         "benchmarks.wsclients",
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
-        cwd=str(Path(__file__).resolve().parent.parent),
+        cwd=ROOT,
     )
     assert process.stdin is not None
     process.stdin.write((json.dumps(asdict(plan)) + "\n").encode())

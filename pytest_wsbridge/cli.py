@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from reference_impl import cli as reference_cli
 
+from . import bench
 from .compliance import cli as compliance_cli
 
 __all__ = ["build_parser", "main"]
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     reference_cli.add_commands(subparsers)
     compliance_cli.add_commands(subparsers)
+    bench.add_commands(subparsers)
     return parser
 
 

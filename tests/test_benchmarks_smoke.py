@@ -1,0 +1,91 @@
+"""The benchmarks at tiny sizes: every count is right (no timing is asserted)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from benchmarks import cli as bench_cli
+from benchmarks.baselines import socketio_available
+from benchmarks.connections import measure_idle
+from benchmarks.fanout import run_fanout
+from benchmarks.replay import run_replay
+from benchmarks.results import Measurement, Row, format_table, percentile
+from pytest_wsbridge import cli as wsbridge_cli
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile(values, 100) == 100.0
+    assert math.isnan(percentile([], 50))
+
+
+def test_table_marks_missed_targets_and_wrong_counts() -> None:
+    fast = Measurement("a", 90.0, "x/s")
+    slow = Measurement("b", 100.0, "x/s")
+    met = Row("one", fast, slow, target=0.8)
+    missed = Row("two", fast, slow, target=0.95)
+    lower = Row("three", fast, slow, target=0.95, higher_is_better=False)
+    wrong = Row("four", fast, slow, target=0.8, correct=False)
+    assert (met.met, missed.met, lower.met) == (True, False, True)
+    table = format_table([met, missed, lower, wrong]).splitlines()
+    verdicts = [line.split("|")[-2].strip() for line in table[2:6]]
+    assert verdicts == ["yes", "NO", "yes", "WRONG COUNTS"]
+
+
+@pytest.mark.asyncio
+async def test_fanout_every_client_gets_every_event_in_order() -> None:
+    rows = await run_fanout(clients=3, events=20, timeout=30, socketio=socketio_available())
+    assert socketio_available(), "the test extra installs python-socketio and aiohttp"
+    assert [row.baseline.system for row in rows if row.baseline] == [
+        "bare websockets",
+        "python-socketio",
+    ]
+    for row in rows:
+        assert row.correct, row
+        for measured in (row.subject, row.baseline):
+            assert measured is not None
+            assert measured.details["received"] == 3 * 20
+            assert measured.details["complete_clients"] == 3
+            assert measured.details["errors"] == []
+
+
+@pytest.mark.asyncio
+async def test_replay_resumes_every_missed_event() -> None:
+    (row,) = await run_replay(events=50, timeout=30)
+    assert row.correct
+    assert row.subject.details["received"] == 50
+    assert row.baseline is not None
+    assert row.baseline.details["received"] == 50
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("system", ["wsbridge", "bare websockets"])
+async def test_idle_connections_all_subscribe(system: str) -> None:
+    result = await measure_idle(system, 20, 30)
+    assert result["errors"] == []
+    assert result["connect_seconds"] > 0
+
+
+def test_cli_writes_json_and_wsbridge_bench_delegates(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    code = wsbridge_cli.main(
+        ["bench", "--only", "replay", "--replay-events", "20", "--json", str(out)]
+    )
+    assert code == 0
+    data = json.loads(out.read_text())
+    assert data["meta"]["command"].startswith("python -m benchmarks")
+    (row,) = data["rows"]
+    assert row["correct"] is True
+    assert row["subject"]["details"]["received"] == 20
+
+
+def test_unknown_benchmark_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as exc:
+        bench_cli.main(["--only", "nope"])
+    assert exc.value.code == 2
