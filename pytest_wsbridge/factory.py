@@ -1,17 +1,27 @@
 """Loading and calling a bridge factory (``MODULE:CALLABLE``), the plugin's one way to get a bridge.
 
 A factory is called as ``factory(*, connection_manager, orchestrator)`` and returns a ready
-bridge or an awaitable of one; all start-up happens inside that call.
+bridge or an awaitable of one; all start-up happens inside that call. A factory that also
+declares an ``init_timeout`` parameter (the reference ``create_bridge`` does) gets the plugin's
+``wsbridge_init_timeout`` through it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["DEFAULT_FACTORY", "FactoryError", "call_factory", "load_factory"]
+__all__ = [
+    "DEFAULT_FACTORY",
+    "FactoryError",
+    "call_factory",
+    "close_bridge",
+    "factory_name",
+    "load_factory",
+]
 
 DEFAULT_FACTORY = "reference_impl:create_bridge"
 
@@ -54,10 +64,59 @@ def load_factory(spec: str) -> Factory:
 
 
 async def call_factory(
-    factory: Factory, *, connection_manager: object, orchestrator: object
+    factory: Factory,
+    *,
+    connection_manager: object,
+    orchestrator: object,
+    init_timeout: float | None = None,
 ) -> Any:
-    """Call ``factory`` and await its result if it is awaitable; return the bridge."""
-    bridge = factory(connection_manager=connection_manager, orchestrator=orchestrator)
+    """Call ``factory`` and await its result if it is awaitable; return the bridge.
+
+    ``init_timeout`` is passed only to a factory that declares a parameter of that name.
+    """
+    extra: dict[str, Any] = {}
+    if init_timeout is not None and _accepts(factory, "init_timeout"):
+        extra["init_timeout"] = init_timeout
+    bridge = factory(connection_manager=connection_manager, orchestrator=orchestrator, **extra)
     if inspect.isawaitable(bridge):
         bridge = await bridge
     return bridge
+
+
+def _accepts(factory: Factory, name: str) -> bool:
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
+    parameter = parameters.get(name)
+    return parameter is not None and parameter.kind in (
+        inspect.Parameter.KEYWORD_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    )
+
+
+def factory_name(factory: object) -> str:
+    """``MODULE:QUALNAME`` of a factory (its ``repr`` when it has no such names)."""
+    if isinstance(factory, str):
+        return factory
+    module = getattr(factory, "__module__", None)
+    qualname = getattr(factory, "__qualname__", None)
+    return f"{module}:{qualname}" if module and qualname else repr(factory)
+
+
+async def close_bridge(bridge: object, *, timeout: float = 2.0) -> None:
+    """Call the bridge's ``aclose()`` or ``close()`` if it has one (sync or async), best effort.
+
+    Errors and a close that does not finish within ``timeout`` are ignored: closing is
+    clean-up after the verdict.
+    """
+    for name in ("aclose", "close"):
+        close = getattr(bridge, name, None)
+        if callable(close):
+            try:
+                result = close()
+                if inspect.isawaitable(result):
+                    await asyncio.wait_for(result, timeout)
+            except Exception:
+                pass
+            return

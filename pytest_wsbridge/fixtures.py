@@ -1,0 +1,120 @@
+"""The plugin's fixtures: the bridge under test, wired to a recording, truthful manager.
+
+``wsbridge_factory`` (override it in a conftest to name your factory) → ``ws_bridge`` (that
+factory's bridge on ``fake_connection_manager`` and a healthy reference orchestrator, every
+call and delivery recorded in a :class:`~pytest_wsbridge.ledger.Ledger`). Async fixtures
+use ``pytest_asyncio.fixture`` with the project's default loop scope; none touches the event
+loop fixture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from reference_impl.orchestrator import ReferenceOrchestrator
+
+from .factory import Factory, FactoryError, call_factory, close_bridge, load_factory
+from .fakes import Delivery, FakeConnectionManager, ReplayUnsupported
+from .ledger import Ledger
+from .session import WATCHES_KEY, BridgeWatch, plugin_state
+
+__all__ = ["fake_connection_manager", "resolve_factory", "ws_bridge", "wsbridge_factory"]
+
+
+@pytest.fixture
+def wsbridge_factory(request: pytest.FixtureRequest) -> Factory | str:
+    """The bridge factory under test: ``--wsbridge-factory`` / ``wsbridge_factory``.
+
+    Override this fixture (returning a callable or a ``MODULE:CALLABLE`` string) to test
+    another factory in part of a suite.
+    """
+    return plugin_state(request.config).factory
+
+
+@pytest.fixture
+def fake_connection_manager() -> FakeConnectionManager:
+    """An in-memory, truthful connection manager with fault injection (see ``fakes``)."""
+    return FakeConnectionManager()
+
+
+@pytest_asyncio.fixture
+async def ws_bridge(
+    request: pytest.FixtureRequest,
+    fake_connection_manager: FakeConnectionManager,
+    wsbridge_factory: Factory | str,
+) -> AsyncIterator[Any]:
+    """The factory's bridge on ``fake_connection_manager`` and a healthy orchestrator.
+
+    Every notify and ``register_run`` call (by anyone holding the bridge) and every message
+    a connection took are recorded; the plugin checks them after the test body.
+    """
+    settings = plugin_state(request.config).settings
+    ledger = Ledger()
+    _record_deliveries(fake_connection_manager, ledger)
+    ledger.watch_sends(fake_connection_manager)
+    bridge = await call_factory(
+        resolve_factory(wsbridge_factory),
+        connection_manager=fake_connection_manager,
+        orchestrator=ReferenceOrchestrator(),
+        init_timeout=settings.init_timeout,
+    )
+    fake_connection_manager.bridge = bridge
+    ledger.instrument(bridge)
+    ledger.replay_available = callable(getattr(bridge, "replay", None))
+
+    async def late_subscriber(thread_id: str, timeout: float) -> str:
+        return await _late_fake_subscriber(fake_connection_manager, ledger, thread_id, timeout)
+
+    watch = BridgeWatch(ledger, bridge, asyncio.get_running_loop(), late_subscriber)
+    request.node.stash.setdefault(WATCHES_KEY, []).append(watch)
+    try:
+        yield bridge
+    finally:
+        await close_bridge(bridge)
+
+
+def resolve_factory(factory: Factory | str) -> Factory:
+    """A factory callable from a callable or a ``MODULE:CALLABLE`` string."""
+    if not isinstance(factory, str):
+        return factory
+    try:
+        return load_factory(factory)
+    except FactoryError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+def _record_deliveries(manager: FakeConnectionManager, ledger: Ledger) -> None:
+    previous = manager.on_delivery
+
+    def on_delivery(delivery: Delivery) -> None:
+        ledger.record_delivery(
+            delivery.thread_id,
+            delivery.message,
+            connection=delivery.connection,
+            resumed_from=delivery.connection.resumed_from,
+        )
+        if previous is not None:
+            previous(delivery)
+
+    manager.on_delivery = on_delivery
+
+
+async def _late_fake_subscriber(
+    manager: FakeConnectionManager, ledger: Ledger, thread_id: str, timeout: float
+) -> str:
+    try:
+        connection = await asyncio.wait_for(manager.connect(thread_id, last_seq=0), timeout)
+    except ReplayUnsupported as exc:
+        return f"replay is unavailable, so no late subscriber could get it ({exc})"
+    except asyncio.TimeoutError:
+        return f"a late subscriber resuming from seq 0: replay did not answer within {timeout:g}s"
+    except Exception as exc:
+        return f"a late subscriber resuming from seq 0: replay raised {exc!r}"
+    ledger.name_connection(connection, f"late subscriber of {thread_id!r} (resumed from seq 0)")
+    await connection.close()
+    return "a late subscriber resuming from seq 0 did not get it either (lost, not buffered)"
