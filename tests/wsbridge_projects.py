@@ -14,7 +14,10 @@ INI = """
 [pytest]
 asyncio_mode = {mode}
 asyncio_default_fixture_loop_scope = function
-filterwarnings = error
+filterwarnings =
+    error
+    # in-process runs: the outer session imported the plugin before this one could rewrite it
+    ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning
 addopts = -p no:cacheprovider -p no:hypothesispytest
 wsbridge_init_timeout = 0.5
 wsbridge_delivery_timeout = 0.5
