@@ -87,8 +87,8 @@ def build_backend(args: argparse.Namespace) -> Backend:
     return MemoryBackend()
 
 
-async def _until_signalled() -> None:
-    stop = asyncio.Event()
+async def _until_signalled(stop: asyncio.Event | None = None) -> None:
+    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -101,8 +101,10 @@ async def _until_signalled() -> None:
                 loop.remove_signal_handler(signum)
 
 
-async def serve(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """Run the server until SIGINT/SIGTERM; with ``--demo`` also the demo agent."""
+async def serve(
+    args: argparse.Namespace, out: TextIO | None = None, *, stop: asyncio.Event | None = None
+) -> int:
+    """Run the server until SIGINT/SIGTERM (or ``stop`` is set); with ``--demo`` the demo agent."""
     out = out or sys.stdout
     tokens: dict[str, str] = dict(args.token)
     if args.demo and not tokens:
@@ -145,7 +147,7 @@ async def serve(args: argparse.Namespace, out: TextIO | None = None) -> int:
                     on_run=lambda run_id: _say(out, f"wsbridge: demo run {run_id}"),
                 )
             )
-        await _until_signalled()
+        await _until_signalled(stop)
         _say(out, "wsbridge: shutting down")
     finally:
         if demo is not None:
@@ -156,8 +158,10 @@ async def serve(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return 0
 
 
-async def tail(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """Print the thread's events as JSON lines until SIGINT/SIGTERM or ``--count`` events."""
+async def tail(
+    args: argparse.Namespace, out: TextIO | None = None, *, stop: asyncio.Event | None = None
+) -> int:
+    """Print the thread's events as JSON lines until SIGINT/SIGTERM, ``stop`` or ``--count``."""
     out = out or sys.stdout
     client = BridgeClient(
         args.url,
@@ -168,7 +172,7 @@ async def tail(args: argparse.Namespace, out: TextIO | None = None) -> int:
         receive_timeout=None,
     )
     follow = asyncio.ensure_future(_follow(client, args.count, out))
-    stopped = asyncio.ensure_future(_until_signalled())
+    stopped = asyncio.ensure_future(_until_signalled(stop))
     try:
         await asyncio.wait({follow, stopped}, return_when=asyncio.FIRST_COMPLETED)
     finally:

@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import random
+import sys
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -39,6 +40,7 @@ logger = logging.getLogger("reference_impl.client")
 Message = dict[str, Any]
 
 _NOT_SET: Any = object()
+_HAS_TIMEOUT = sys.version_info >= (3, 11)
 
 # Error frames after which the server closes the connection and retrying cannot help.
 _FINAL_ERRORS = frozenset({ErrorCode.UNAUTHORIZED.value, ErrorCode.FORBIDDEN.value})
@@ -118,6 +120,9 @@ class BridgeClient:
         if limit is None:
             return await self._next_event()
         try:
+            if _HAS_TIMEOUT:  # no task per call, unlike wait_for
+                async with asyncio.timeout(limit):  # type: ignore[attr-defined,unused-ignore]
+                    return await self._next_event()
             return await asyncio.wait_for(self._next_event(), limit)
         except asyncio.TimeoutError:
             raise TimeoutError(

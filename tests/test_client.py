@@ -3,19 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import random
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from server_support import TIMEOUT, raw, recv, running_stack, subscribe
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from reference_impl.client import BridgeClient, ConnectionLost
 from reference_impl.exceptions import ProtocolError, ResyncRequired
+from reference_impl.protocol import CloseCode
 
 
 def abort(client: BridgeClient) -> None:
     """Break the client's TCP connection without a close frame."""
     assert client._ws is not None
     client._ws.transport.abort()
+
+
+async def read_until_closed(ws: ClientConnection) -> tuple[int, ConnectionClosed]:
+    """Read events until the server closes ``ws``; return how many and the closure."""
+    got = 0
+    while True:
+        try:
+            message = await recv(ws)
+        except ConnectionClosed as exc:
+            return got, exc
+        got += message.get("type") != "subscribed"
 
 
 async def receive_seqs(client: BridgeClient, count: int) -> list[int]:
@@ -212,3 +229,56 @@ async def test_the_client_resumes_after_a_server_going_away() -> None:
         await subscribe(ws, "alice-1")
         await stack.emit("alice-1")
         assert (await recv(ws))["seq"] == 1
+
+
+@pytest.mark.asyncio
+async def test_a_slow_client_is_closed_while_the_others_finish_then_resumes() -> None:
+    total = 400
+    # incompressible, ~8 MB in all: more than the socket buffers between server and client hold
+    big = base64.b64encode(random.Random(1).randbytes(15_000)).decode()
+    async with running_stack(max_queue=20, compression=None) as stack:
+        progress = asyncio.Event()
+        counts = [0, 0, 0]
+
+        def counter(index: int) -> Callable[[dict[str, Any]], None]:
+            def on_event(event: dict[str, Any]) -> None:
+                counts[index] = event["seq"]
+                progress.set()
+
+            return on_event
+
+        fast = [
+            BridgeClient(
+                stack.server.url, thread_id="alice-1", token="token-alice", on_event=counter(i)
+            )
+            for i in range(3)
+        ]
+        for client in fast:
+            await client.connect()
+        # the slow one subscribes, then reads nothing while the events flow
+        async with raw(stack.server.url, max_size=None) as slow:
+            await subscribe(slow, "alice-1")
+
+            async def drain(client: BridgeClient) -> list[int]:
+                return await receive_seqs(client, total)
+
+            readers = [asyncio.ensure_future(drain(client)) for client in fast]
+            for seq in range(1, total + 1):
+                await stack.emit("alice-1", blob=big)
+                # the fast readers keep up (within 10 events): nothing stalls them
+                while min(counts) < seq - 10:
+                    progress.clear()
+                    await asyncio.wait_for(progress.wait(), TIMEOUT)
+            results = await asyncio.wait_for(asyncio.gather(*readers), 30)
+            assert all(seqs == list(range(1, total + 1)) for seqs in results)
+            assert stack.bridge.metrics.dropped_slow_clients == 1
+            got, closed = await read_until_closed(slow)
+            assert got < total
+            assert closed.rcvd is None or closed.rcvd.code == CloseCode.SLOW_CONSUMER
+        # it recovers by resuming
+        async with BridgeClient(
+            stack.server.url, thread_id="alice-1", token="token-alice", last_seq=got
+        ) as resumed:
+            assert await receive_seqs(resumed, total - got) == list(range(got + 1, total + 1))
+        for client in fast:
+            await client.close()

@@ -1,0 +1,130 @@
+"""``wsbridge serve`` and ``wsbridge tail``: in-process and as real subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+from server_support import TIMEOUT
+
+from pytest_wsbridge.cli import build_parser
+from reference_impl import cli
+from reference_impl.demo import DEMO_THREAD
+
+
+class Lines(io.StringIO):
+    """An output stream a test can await lines from."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changed = asyncio.Event()
+
+    def write(self, text: str) -> int:
+        self.changed.set()
+        return super().write(text)
+
+    async def wait_for(self, pattern: str) -> re.Match[str]:
+        async def scan() -> re.Match[str]:
+            while (match := re.search(pattern, self.getvalue())) is None:
+                self.changed.clear()
+                await self.changed.wait()
+            return match
+
+        return await asyncio.wait_for(scan(), TIMEOUT)
+
+
+@pytest.mark.asyncio
+async def test_serve_demo_and_tail_in_process(capsys: pytest.CaptureFixture[str]) -> None:
+    args = build_parser().parse_args(["serve", "--demo", "--port", "0", "--demo-interval", "0.01"])
+    out, stop = Lines(), asyncio.Event()
+    server = asyncio.ensure_future(cli.serve(args, out, stop=stop))
+    url = (await out.wait_for(r"serving (ws://\S+)"))[1]
+    hint = (await out.wait_for(r"wsbridge tail .*"))[0]
+    assert hint == f"wsbridge tail {url} --thread {DEMO_THREAD} --token demo-token --last-seq 0"
+    await out.wait_for("demo run thread_demo-thread_run_")
+
+    tail_args = build_parser().parse_args([*hint.split()[1:], "--count", "7"])
+    printed = Lines()
+    assert await asyncio.wait_for(cli.tail(tail_args, printed), TIMEOUT) == 0
+    events = [json.loads(line) for line in printed.getvalue().splitlines()]
+    assert [e["seq"] for e in events] == list(range(1, 8))
+    assert events[0]["type"] == "agent_started"
+    assert {e["thread_id"] for e in events} == {DEMO_THREAD}
+
+    refused = build_parser().parse_args(["tail", url, "--thread", DEMO_THREAD, "--token", "bad"])
+    assert await asyncio.wait_for(cli.tail(refused, Lines()), TIMEOUT) == 1
+    assert "invalid token" in capsys.readouterr().err
+
+    stop.set()
+    assert await asyncio.wait_for(server, TIMEOUT) == 0
+    assert "shutting down" in out.getvalue()
+
+
+@pytest.mark.asyncio
+async def test_serve_without_tokens_is_open_and_tail_stops_on_request() -> None:
+    args = build_parser().parse_args(["serve", "--port", "0", "--token", "t=u"])
+    assert args.token == [("t", "u")]
+    args.token = []
+    out, stop = Lines(), asyncio.Event()
+    server = asyncio.ensure_future(cli.serve(args, out, stop=stop))
+    url = (await out.wait_for(r"serving (ws://\S+)"))[1]
+    assert "authentication is off" in out.getvalue()
+    tail_stop = asyncio.Event()
+    tail_args = build_parser().parse_args(["tail", url, "--thread", "anything"])
+    tailing = asyncio.ensure_future(cli.tail(tail_args, Lines(), stop=tail_stop))
+    tail_stop.set()
+    assert await asyncio.wait_for(tailing, TIMEOUT) == 0
+    stop.set()
+    assert await asyncio.wait_for(server, TIMEOUT) == 0
+
+
+@pytest.mark.parametrize("bad", ["nouser", "=u", "t="])
+def test_token_option_needs_token_equals_user(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--token", bad])
+    assert "TOKEN=USER" in capsys.readouterr().err
+
+
+def test_serve_demo_and_tail_as_subprocesses() -> None:
+    """The README's first command: events flow from the demo to ``wsbridge tail``."""
+    wsbridge = [sys.executable, "-m", "pytest_wsbridge.cli"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    serve = subprocess.Popen(
+        [*wsbridge, "serve", "--demo", "--port", "0", "--demo-interval", "0.05"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert serve.stdout is not None
+        first = serve.stdout.readline()
+        match = re.search(r"serving (ws://127\.0\.0\.1:\d+)", first)
+        assert match, first
+        hint = serve.stdout.readline() + serve.stdout.readline()
+        command = hint.split("\n")[1].split()
+        assert command[:2] == ["wsbridge", "tail"]
+        tail = subprocess.run(
+            [*wsbridge, *command[1:], "--count", "6"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=env,
+        )
+        assert tail.returncode == 0, tail.stderr
+        events = [json.loads(line) for line in tail.stdout.splitlines()]
+        assert [e["seq"] for e in events] == [1, 2, 3, 4, 5, 6]
+        assert events[-1]["type"] == "agent_completed"
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        stdout, stderr = serve.communicate(timeout=30)
+    assert serve.returncode == 0, stderr
+    assert "shutting down" in stdout
+    assert "Traceback" not in stderr
