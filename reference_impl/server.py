@@ -11,8 +11,9 @@ import logging
 from types import TracebackType
 from typing import Any
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from .auth import Authenticator, Authorizer, allow_all, bearer_token
 from .connections import ConnectionManager
@@ -30,9 +31,28 @@ class _WebSocketTransport:
 
     def __init__(self, connection: ServerConnection) -> None:
         self.connection = connection
+        self._high_water = connection.transport.get_write_buffer_limits()[1]
 
     async def send_text(self, text: str) -> None:
         await self.connection.send(text)
+
+    def send_now(self, text: str) -> bool:
+        """Write ``text`` without awaiting if the connection is open and not backed up.
+
+        ``websockets.broadcast`` to this one connection is the library's synchronous write;
+        ``send_text`` would add a lock, a context manager and a drain await per frame.
+        """
+        connection = self.connection
+        if (
+            connection.state is not State.OPEN
+            or connection.transport.get_write_buffer_size() >= self._high_water
+        ):
+            return False
+        try:
+            broadcast((connection,), text, raise_exceptions=True)
+        except Exception:  # the write failed: let send_text raise and close the session
+            return False
+        return True
 
     async def receive(self) -> str | bytes | None:
         try:

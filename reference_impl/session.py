@@ -19,7 +19,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Coroutine
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -72,6 +72,19 @@ class Transport(Protocol):
 
     async def close(self, code: int, reason: str) -> None:
         """Close the connection with ``code``."""
+
+
+@runtime_checkable
+class WritesNow(Protocol):
+    """Optional fast path of a :class:`Transport`.
+
+    ``send_now(text)`` writes one text frame at once, without awaiting, and returns ``True``;
+    it returns ``False`` (writing nothing) when the connection is not open or its write buffer
+    is above the high-water mark, and the session then awaits ``send_text`` instead. A session
+    uses it only when nothing is queued before the frame, so order is kept.
+    """
+
+    def send_now(self, text: str) -> bool: ...
 
 
 class _EncodeOnce:
@@ -193,6 +206,8 @@ class Session:
         self._drained.set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._writer: asyncio.Task[None] | None = None
+        self._writer_idle = False
+        self._send_now = transport.send_now if isinstance(transport, WritesNow) else None
         self._closing: asyncio.Task[None] | None = None
         self._warned = False
 
@@ -451,6 +466,11 @@ class Session:
     def _enqueue_live(self, text: str) -> bool:
         if self.closed:
             return False
+        # Fast path: nothing waits before this event and the transport takes it now, so the
+        # fan-out writes it without a queue round-trip and a writer wake-up per connection.
+        send_now = self._send_now
+        if self._writer_idle and not self._queue and send_now is not None and send_now(text):
+            return True
         if len(self._queue) - self._replay_pending >= self.hub.max_queue:
             self.overflow(f"more than {self.hub.max_queue} events queued")
             return False
@@ -467,16 +487,24 @@ class Session:
         self._wake.set()
 
     async def _write_loop(self) -> None:
+        send_now = self._send_now
         while True:
             while not self._queue:
                 self._drained.set()
                 self._wake.clear()
-                await self._wake.wait()
+                self._writer_idle = True
+                try:
+                    await self._wake.wait()
+                finally:
+                    self._writer_idle = False
             text, replay = self._queue.popleft()
             if replay:
                 self._replay_pending -= 1
             try:
-                await self.transport.send_text(text)
+                # Write what the transport takes at once; await (flow control) only when
+                # its buffer is full, so a replay of thousands of events is not one await each.
+                if send_now is None or not send_now(text):
+                    await self.transport.send_text(text)
             except Exception as exc:
                 logger.debug("session %s: send failed: %r", self.peer, exc)
                 self.closed = True

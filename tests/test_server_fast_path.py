@@ -1,0 +1,65 @@
+"""The server's write fast path: events written at once when nothing waits, queued otherwise.
+
+Both paths must keep every connection's stream complete and in seq order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+
+import pytest
+from server_support import raw, recv, running_stack, subscribe
+
+from reference_impl import server as server_module
+
+
+@pytest.mark.asyncio
+async def test_a_burst_beyond_the_write_buffer_arrives_complete_and_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: Counter[str] = Counter()
+    transport = server_module._WebSocketTransport
+    send_now, send_text = transport.send_now, transport.send_text
+
+    def flaky_send_now(self: server_module._WebSocketTransport, text: str) -> bool:
+        # Refuse every third write, as a transport whose buffer is full does; the session
+        # must then queue and await, and the order must not change.
+        calls["offered"] += 1
+        if calls["offered"] % 3 == 0:
+            calls["refused"] += 1
+            return False
+        taken = send_now(self, text)
+        calls["now"] += taken
+        return taken
+
+    async def counting_send_text(self: server_module._WebSocketTransport, text: str) -> None:
+        calls["awaited"] += 1
+        await send_text(self, text)
+
+    monkeypatch.setattr(transport, "send_now", flaky_send_now)
+    monkeypatch.setattr(transport, "send_text", counting_send_text)
+    count = 2000
+    async with running_stack(max_queue=count) as stack, raw(stack.server.url) as ws:
+        assert (await subscribe(ws, "alice-1"))["type"] == "subscribed"
+        await stack.emit("alice-1", count // 2)
+        await asyncio.sleep(0)  # let the writer run between two bursts
+        await stack.emit("alice-1", count // 2)
+        seqs = [(await recv(ws))["seq"] for _ in range(count)]
+        assert seqs == list(range(1, count + 1))
+        assert stack.bridge.metrics.dropped_slow_clients == 0
+    assert calls["now"] > 0, calls
+    assert calls["refused"] > 0, calls
+    assert calls["awaited"] > 0, calls
+
+
+@pytest.mark.asyncio
+async def test_a_control_frame_queued_first_keeps_its_place_before_live_events() -> None:
+    async with running_stack() as stack, raw(stack.server.url) as ws:
+        await stack.emit("alice-1", 3)
+        await ws.send(json.dumps({"type": "subscribe", "thread_id": "alice-1", "last_seq": 0}))
+        await stack.emit("alice-1", 2)
+        first = await recv(ws)
+        assert first["type"] == "subscribed"
+        assert [(await recv(ws))["seq"] for _ in range(5)] == [1, 2, 3, 4, 5]
