@@ -448,6 +448,7 @@ async def create_bridge(
     if redis_url is not None:
         if backend is not None:
             raise ValueError("pass either backend or redis_url, not both")
+        require_orchestrator(orchestrator)  # fail fast before connecting to Redis
         backend, fanout = await _redis_node(redis_url, connection_manager, redis_options or {})
     elif redis_options:
         raise ValueError("redis_options need a redis_url")

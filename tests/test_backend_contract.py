@@ -232,10 +232,11 @@ async def test_read_after_refuses_what_it_cannot_serve(subject: Subject) -> None
 @pytest.mark.asyncio
 async def test_trimmed_history_is_a_resync_never_a_gap(subject: Subject) -> None:
     backend = subject.backend
-    # Redis trims with MAXLEN ~ (whole stream nodes of 100 entries), so write well past them.
-    total = 260
-    for n in range(total):
-        last = await backend.append(draft("long", n))
+    # Redis trims with MAXLEN ~ (whole stream nodes of 100 entries), so write past one.
+    total = 120
+    for start in range(0, total, 20):
+        await asyncio.gather(*(backend.append(draft("long", n)) for n in range(start, start + 20)))
+    last = (await backend.read_after("long", total - 1))[0]
     with pytest.raises(ResyncRequired, match="trimmed"):
         await backend.read_after("long", 0, last.epoch)
     tail = await backend.read_after("long", total - MAX_EVENTS, last.epoch)
