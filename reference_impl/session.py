@@ -507,8 +507,7 @@ class Session:
                     await self.transport.send_text(text)
             except Exception as exc:
                 logger.debug("session %s: send failed: %r", self.peer, exc)
-                self.closed = True
-                self._detach()
+                await self.close(CloseCode.INTERNAL_ERROR, "send failed")
                 return
 
     # -- closing ------------------------------------------------------------------------------

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import random
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 from server_support import TIMEOUT, raw, recv, running_stack, subscribe
 from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from reference_impl.client import BridgeClient, ConnectionLost
@@ -282,3 +285,108 @@ async def test_a_slow_client_is_closed_while_the_others_finish_then_resumes() ->
             assert await receive_seqs(resumed, total - got) == list(range(got + 1, total + 1))
         for client in fast:
             await client.close()
+
+
+# -- against a scripted server: what the reference server never does -----------------------
+
+RECV = "<recv>"
+
+
+@asynccontextmanager
+async def scripted(*scripts: list[Any]) -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+    """A server playing one script per connection: frames to send, RECV, or a close code."""
+    plays = iter(scripts)
+    received: list[dict[str, Any]] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        received.append(json.loads(await ws.recv()))
+        for action in next(plays):
+            if action == RECV:
+                received.append(json.loads(await ws.recv()))
+            elif isinstance(action, int):
+                await ws.close(action)
+                return
+            else:
+                await ws.send(action if isinstance(action, str) else json.dumps(action))
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        yield f"ws://127.0.0.1:{port}", received
+
+
+def ok(head: int = 0, epoch: str = "e1") -> dict[str, Any]:
+    return {
+        "type": "subscribed",
+        "thread_id": "t",
+        "epoch": epoch,
+        "head_seq": head,
+        "recovered": 0,
+    }
+
+
+def ev(seq: int, epoch: str = "e1") -> dict[str, Any]:
+    return {"type": "custom", "thread_id": "t", "seq": seq, "epoch": epoch}
+
+
+@pytest.mark.asyncio
+async def test_a_gap_from_the_server_makes_the_client_resume() -> None:
+    async with (
+        scripted(
+            [{"type": "authenticated", "user_id": "u"}, ok(), ev(1), ev(3)],
+            [ok(1), ev(2), ev(3)],
+        ) as (url, received),
+        BridgeClient(url, thread_id="t") as client,
+    ):
+        assert await receive_seqs(client, 3) == [1, 2, 3]
+        assert client.gaps == 1
+    assert received[1] == {"type": "subscribe", "thread_id": "t", "last_seq": 1, "epoch": "e1"}
+
+
+@pytest.mark.asyncio
+async def test_resync_mid_stream_is_raised_then_the_client_continues_from_the_new_head() -> None:
+    resync = {"type": "resync_required", "thread_id": "t", "epoch": "e2", "head_seq": 5}
+    async with (
+        scripted([ok(), {"type": "pong"}, ev(1), resync, RECV, ok(5, "e2"), ev(6, "e2")]) as (
+            url,
+            received,
+        ),
+        BridgeClient(url, thread_id="t") as client,
+    ):
+        assert await receive_seqs(client, 1) == [1]
+        with pytest.raises(ResyncRequired) as caught:
+            await client.receive(timeout=TIMEOUT)
+        assert (caught.value.epoch, caught.value.head_seq) == ("e2", 5)
+        assert await receive_seqs(client, 1) == [6]
+    assert received[1]["last_seq"] == 5
+    assert received[1]["epoch"] == "e2"
+
+
+@pytest.mark.asyncio
+async def test_going_away_is_retried_and_unauthorized_is_final() -> None:
+    async with scripted([ok(), ev(1), 1001], [ok(1), ev(2), 4001]) as (url, received):
+        client = BridgeClient(url, thread_id="t")
+        assert await receive_seqs(client, 2) == [1, 2]
+        with pytest.raises(ConnectionLost) as caught:
+            await client.receive(timeout=TIMEOUT)
+        assert caught.value.close_code == 4001
+        assert client.close_code == 4001
+        await client.close()
+    assert [frame.get("last_seq") for frame in received] == [None, 1]
+
+
+@pytest.mark.asyncio
+async def test_a_refusal_while_subscribing_is_final() -> None:
+    async with scripted([1008]) as (url, _):
+        client = BridgeClient(url, thread_id="t")
+        with pytest.raises(ConnectionLost, match="1008"):
+            await client.connect()
+        await client.close()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("junk", ["not json", "[1]"])
+async def test_junk_from_the_server_is_a_protocol_error(junk: str) -> None:
+    async with scripted([ok(), junk]) as (url, _), BridgeClient(url, thread_id="t") as client:
+        with pytest.raises(ProtocolError):
+            await client.receive(timeout=TIMEOUT)

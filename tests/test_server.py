@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import pytest
@@ -10,6 +9,7 @@ from server_support import closed_code, raw, recv, running_stack, send, subscrib
 from websockets.exceptions import ConnectionClosed
 
 from reference_impl.protocol import CloseCode, ErrorCode
+from reference_impl.server import BridgeServer
 
 
 @pytest.mark.asyncio
@@ -280,4 +280,9 @@ async def test_the_server_starts_once_and_reports_its_port() -> None:
             await stack.server.start()
         assert stack.server.bridge is stack.bridge
         assert stack.server.metrics is stack.bridge.metrics
-    await asyncio.sleep(0)
+        async with stack.server as same:  # already started: entering does not restart it
+            assert same.port == stack.server.port
+        unstarted = BridgeServer(stack.bridge, stack.manager)
+        await unstarted.close()  # closing a server that never started is a no-op
+        with pytest.raises(RuntimeError, match="not started"):
+            _ = unstarted.url
