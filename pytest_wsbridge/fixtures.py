@@ -16,14 +16,24 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from reference_impl.connections import ConnectionManager
 from reference_impl.orchestrator import ReferenceOrchestrator
+from reference_impl.server import BridgeServer
 
 from .factory import Factory, FactoryError, call_factory, close_bridge, load_factory
 from .fakes import Delivery, FakeConnectionManager, ReplayUnsupported
 from .ledger import Ledger
+from .realserver import RealWsServer
 from .session import WATCHES_KEY, BridgeWatch, plugin_state
 
-__all__ = ["fake_connection_manager", "resolve_factory", "ws_bridge", "wsbridge_factory"]
+__all__ = [
+    "fake_connection_manager",
+    "real_ws_server",
+    "resolve_factory",
+    "ws_bridge",
+    "wsbridge_factory",
+    "wsbridge_server_options",
+]
 
 
 @pytest.fixture
@@ -76,6 +86,61 @@ async def ws_bridge(
         yield bridge
     finally:
         await close_bridge(bridge)
+
+
+@pytest.fixture
+def wsbridge_server_options() -> dict[str, Any]:
+    """Keyword arguments for ``real_ws_server``'s :class:`~reference_impl.server.BridgeServer`.
+
+    Override it to add ``authenticator=`` / ``authorizer=`` (the default lets anyone in).
+    """
+    return {}
+
+
+@pytest_asyncio.fixture
+async def real_ws_server(
+    request: pytest.FixtureRequest,
+    wsbridge_factory: Factory | str,
+    wsbridge_server_options: dict[str, Any],
+) -> AsyncIterator[RealWsServer]:
+    """The factory's bridge served by the reference server on 127.0.0.1, OS-chosen port.
+
+    ``.url``, ``.bridge``, ``await .connect(thread_id, last_seq=None, token=...)`` returning a
+    real client; what the clients receive is recorded and checked like ``ws_bridge``'s.
+    """
+    settings = plugin_state(request.config).settings
+    ledger = Ledger()
+    manager = ConnectionManager()
+    ledger.watch_sends(manager)
+    bridge = await call_factory(
+        resolve_factory(wsbridge_factory),
+        connection_manager=manager,
+        orchestrator=ReferenceOrchestrator(),
+        init_timeout=settings.init_timeout,
+    )
+    ledger.instrument(bridge)
+    ledger.replay_available = callable(getattr(bridge, "replay", None))
+    options = {"host": "127.0.0.1", "port": 0, **wsbridge_server_options}
+    server = BridgeServer(bridge, manager, **options)
+    try:
+        await server.start()
+    except BaseException:
+        await close_bridge(bridge)
+        raise
+    real = RealWsServer(server, ledger)
+    watch = BridgeWatch(
+        ledger,
+        bridge,
+        asyncio.get_running_loop(),
+        real.late_subscriber,
+        asynchronous_delivery=True,
+        start_draining=real.start_draining,
+    )
+    request.node.stash.setdefault(WATCHES_KEY, []).append(watch)
+    try:
+        yield real
+    finally:
+        await real.aclose()
 
 
 def resolve_factory(factory: Factory | str) -> Factory:

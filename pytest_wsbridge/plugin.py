@@ -26,7 +26,13 @@ from .config import (
     parse_settings,
 )
 from .factory import DEFAULT_FACTORY, Factory, FactoryError, load_factory
-from .fixtures import fake_connection_manager, ws_bridge, wsbridge_factory
+from .fixtures import (
+    fake_connection_manager,
+    real_ws_server,
+    ws_bridge,
+    wsbridge_factory,
+    wsbridge_server_options,
+)
 from .report import SessionReport
 from .session import STATE_KEY, PluginState, check_item, plugin_state
 
@@ -40,8 +46,10 @@ __all__ = [
     "pytest_sessionfinish",
     "pytest_terminal_summary",
     "pytest_testnodedown",
+    "real_ws_server",
     "ws_bridge",
     "wsbridge_factory",
+    "wsbridge_server_options",
 ]
 
 MARKERS = {

@@ -41,10 +41,35 @@ __all__ = [
     "applicable_checks",
     "check_item",
     "plugin_state",
+    "wait_for_ledger",
 ]
 
 LateSubscriber = Callable[[str, float], Awaitable[str]]
 """``(thread_id, seconds left) -> note``: subscribe late, resuming from seq 0."""
+
+
+async def wait_for_ledger(ledger: Ledger, done: Callable[[], bool], timeout: float) -> bool:
+    """Wait until ``done()`` (re-checked whenever the ledger records something) or ``timeout``.
+
+    Returns ``done()``. Never sleeps: it wakes on the ledger's change notifications.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    changed = asyncio.Event()
+    ledger.listeners.append(changed.set)
+    try:
+        while not done():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            changed.clear()
+            try:
+                await asyncio.wait_for(changed.wait(), remaining)
+            except asyncio.TimeoutError:
+                break
+        return done()
+    finally:
+        ledger.listeners.remove(changed.set)
 
 
 @dataclass
@@ -56,32 +81,32 @@ class BridgeWatch:
     loop: asyncio.AbstractEventLoop
     late_subscriber: LateSubscriber
     asynchronous_delivery: bool = False
+    start_draining: Callable[[], Callable[[], Awaitable[None]]] | None = None
+    """Start reading what open clients have not read yet; returns the stopper."""
 
     async def settle(self, timeout: float, *, late_subscribers: bool) -> None:
         """Wait up to ``timeout`` for in-flight events, then subscribe late where needed."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        changed = asyncio.Event()
-        self.ledger.listeners.append(changed.set)
+        stop = self.start_draining() if self.start_draining is not None else None
         try:
             await asyncio.sleep(0)  # let callbacks the body scheduled run once
-            while in_flight(self.ledger, asynchronous_delivery=self.asynchronous_delivery):
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                changed.clear()
-                try:
-                    await asyncio.wait_for(changed.wait(), remaining)
-                except asyncio.TimeoutError:
-                    break
-            if not late_subscribers:
-                return
-            for thread_id in _undelivered_threads(self.ledger):
-                remaining = max(deadline - loop.time(), min(timeout, 0.5))
-                note = await self.late_subscriber(thread_id, remaining)
-                self.ledger.late_subscribers[thread_id] = note
+            await wait_for_ledger(
+                self.ledger,
+                lambda: (
+                    not in_flight(self.ledger, asynchronous_delivery=self.asynchronous_delivery)
+                ),
+                timeout,
+            )
         finally:
-            self.ledger.listeners.remove(changed.set)
+            if stop is not None:
+                await stop()
+        if not late_subscribers:
+            return
+        for thread_id in _undelivered_threads(self.ledger):
+            remaining = max(deadline - loop.time(), min(timeout, 0.5))
+            note = await self.late_subscriber(thread_id, remaining)
+            self.ledger.late_subscribers[thread_id] = note
 
     def settle_now(self, timeout: float, *, late_subscribers: bool) -> str | None:
         """Run :meth:`settle` on the bridge's loop from a hook; a note if that was impossible."""

@@ -308,3 +308,49 @@ async def test_sync(ws_bridge, fake_connection_manager):
     # both events arrived (no delivery violation); only the factory's fail-fast is wrong
     result.stdout.fnmatch_lines(["*events emitted: 2, delivered: 2*"])
     result.stdout.fnmatch_lines(["*violations by check: delivery 0, threads 0, fail_fast 1*"])
+
+
+REAL_SERVER_TESTS = '''
+import pytest
+from reference_impl import generate_run_id
+
+pytestmark = pytest.mark.asyncio
+
+async def test_live_and_unread(real_ws_server):
+    assert real_ws_server.url.startswith("ws://127.0.0.1:")
+    client = await real_ws_server.connect("t1")
+    run = generate_run_id("t1")
+    await real_ws_server.bridge.notify_agent_started(run, "a")
+    assert (await client.receive(timeout=2))["type"] == "agent_started"
+    await real_ws_server.bridge.notify_agent_thinking(run, "a", "the test never reads this")
+
+async def test_resume_from_zero(real_ws_server):
+    run = generate_run_id("t2")
+    await real_ws_server.bridge.notify_agent_started(run, "a")
+    client = await real_ws_server.connect("t2", last_seq=0)
+    assert (await client.receive(timeout=2))["seq"] == 1
+
+@pytest.mark.parametrize("wsbridge_factory", ["bridges:dropping"])
+async def test_dropping(real_ws_server):
+    await real_ws_server.bridge.notify_agent_started(generate_run_id("t3"), "a")
+
+async def test_body_failure_still_tears_down(real_ws_server):
+    await real_ws_server.connect("t4")
+    raise RuntimeError("the test itself fails")
+'''
+
+
+def test_real_ws_server_feeds_the_ledger_and_tears_down(pytester: pytest.Pytester) -> None:
+    make_project(pytester, REAL_SERVER_TESTS)
+    result = pytester.runpytest("--wsbridge-strict")
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_dropping*",
+            "*- agent_started [[]index 0, *]: sent while no connection of 't3' was live *; a late"
+            " subscriber resuming from seq 0 did not get it either (lost)",
+            "*tests checked: 3 (1 with violations)*",
+            "*events emitted: 4, delivered: 3*",
+        ]
+    )
+    result.stdout.fnmatch_lines(["E       RuntimeError: the test itself fails"])

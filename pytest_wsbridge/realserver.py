@@ -1,0 +1,156 @@
+"""``real_ws_server``'s object: the bridge under test behind the reference WebSocket server.
+
+The server listens on 127.0.0.1 and an OS-chosen port. :meth:`RealWsServer.connect` returns a
+real :class:`~reference_impl.client.BridgeClient` whose received events are recorded in the
+test's ledger. After the test body the plugin reads what the clients have not read yet (the
+test is over, nobody else will) so in-flight events count, and a late subscriber is a real
+client resuming from seq 0. :meth:`RealWsServer.aclose` closes clients, then the server, then
+the tasks it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from reference_impl.client import BridgeClient
+from reference_impl.connections import ConnectionManager
+from reference_impl.server import BridgeServer
+
+from .checks import undelivered_threads
+from .factory import close_bridge
+from .ledger import Ledger
+from .session import wait_for_ledger
+
+__all__ = ["RealWsServer"]
+
+Message = dict[str, Any]
+
+
+class RealWsServer:
+    """A running :class:`~reference_impl.server.BridgeServer` and the clients a test opened."""
+
+    def __init__(self, server: BridgeServer, ledger: Ledger) -> None:
+        self.server = server
+        self.ledger = ledger
+        self.clients: list[BridgeClient] = []
+        self._closed: set[int] = set()
+
+    @property
+    def url(self) -> str:
+        """``ws://127.0.0.1:PORT``."""
+        return self.server.url
+
+    @property
+    def bridge(self) -> Any:
+        """The bridge under test (instrumented: its calls are in the ledger)."""
+        return self.server.bridge
+
+    @property
+    def connection_manager(self) -> ConnectionManager:
+        """The reference connection manager the bridge sends to."""
+        return self.server.hub.connection_manager
+
+    async def connect(
+        self,
+        thread_id: str,
+        last_seq: int | None = None,
+        *,
+        token: str | None = None,
+        **options: Any,
+    ) -> BridgeClient:
+        """Open a subscribed client of ``thread_id`` (``last_seq``: resume after that seq).
+
+        ``options`` go to :class:`~reference_impl.client.BridgeClient` (``on_event`` is
+        chained after the ledger's recording).
+        """
+        theirs: Callable[[Message], None] | None = options.pop("on_event", None)
+        holder: list[BridgeClient] = []
+
+        def on_event(event: Message) -> None:
+            self.ledger.record_delivery(
+                thread_id, event, connection=holder[0], resumed_from=last_seq
+            )
+            if theirs is not None:
+                theirs(event)
+
+        client = BridgeClient(
+            self.url,
+            thread_id=thread_id,
+            token=token,
+            last_seq=last_seq,
+            on_event=on_event,
+            **options,
+        )
+        holder.append(client)
+        self.clients.append(client)
+        close = client.close
+
+        async def close_and_note() -> None:
+            self._closed.add(id(client))
+            await close()
+
+        client.close = close_and_note  # type: ignore[method-assign]
+        await client.connect()
+        return client
+
+    # -- what the plugin calls after the test body ------------------------------------------
+
+    def start_draining(self) -> Callable[[], Awaitable[None]]:
+        """Read every open client in the background; return the coroutine function that stops."""
+        tasks = [
+            asyncio.ensure_future(_drain(client))
+            for client in self.clients
+            if id(client) not in self._closed
+        ]
+
+        async def stop() -> None:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        return stop
+
+    async def late_subscriber(self, thread_id: str, timeout: float) -> str:
+        """Subscribe a real client resuming from seq 0 and read until the thread is whole."""
+        try:
+            client = await asyncio.wait_for(self.connect(thread_id, last_seq=0), timeout)
+        except Exception as exc:
+            return f"a late subscriber resuming from seq 0 could not subscribe ({exc!r})"
+        self.ledger.name_connection(client, f"late subscriber of {thread_id!r} (resumed from 0)")
+        reader = asyncio.ensure_future(_drain(client))
+        problem: BaseException | None = None
+        try:
+            await wait_for_ledger(
+                self.ledger, lambda: thread_id not in undelivered_threads(self.ledger), timeout
+            )
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                problem = await reader
+            await client.close()
+        if reader.cancelled() or problem is None:
+            return "a late subscriber resuming from seq 0 did not get it either (lost)"
+        return f"a late subscriber resuming from seq 0 got {problem!r} instead"
+
+    async def aclose(self) -> None:
+        """Close the clients, then the server, then the bridge."""
+        for client in self.clients:
+            if id(client) not in self._closed:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(client.close(), 5.0)
+        await self.server.close()
+        await close_bridge(self.bridge)
+
+
+async def _drain(client: BridgeClient) -> BaseException | None:
+    """Receive until cancelled; return the error that stopped it (resync, lost connection)."""
+    while True:
+        try:
+            await client.receive(timeout=None)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return exc
