@@ -310,7 +310,7 @@ async def test_sync(ws_bridge, fake_connection_manager):
     result.stdout.fnmatch_lines(["*violations by check: delivery 0, threads 0, fail_fast 1*"])
 
 
-REAL_SERVER_TESTS = '''
+REAL_SERVER_TESTS = """
 import pytest
 from reference_impl import generate_run_id
 
@@ -337,7 +337,7 @@ async def test_dropping(real_ws_server):
 async def test_body_failure_still_tears_down(real_ws_server):
     await real_ws_server.connect("t4")
     raise RuntimeError("the test itself fails")
-'''
+"""
 
 
 def test_real_ws_server_feeds_the_ledger_and_tears_down(pytester: pytest.Pytester) -> None:
