@@ -63,19 +63,10 @@ async def ws_bridge(
     Every notify and ``register_run`` call (by anyone holding the bridge) and every message
     a connection took are recorded; the plugin checks them after the test body.
     """
-    settings = plugin_state(request.config).settings
     ledger = Ledger()
     _record_deliveries(fake_connection_manager, ledger)
-    ledger.watch_sends(fake_connection_manager)
-    bridge = await call_factory(
-        resolve_factory(wsbridge_factory),
-        connection_manager=fake_connection_manager,
-        orchestrator=ReferenceOrchestrator(),
-        init_timeout=settings.init_timeout,
-    )
+    bridge = await _watched_bridge(request, wsbridge_factory, fake_connection_manager, ledger)
     fake_connection_manager.bridge = bridge
-    ledger.instrument(bridge)
-    ledger.replay_available = callable(getattr(bridge, "replay", None))
 
     async def late_subscriber(thread_id: str, timeout: float) -> str:
         return await _late_fake_subscriber(fake_connection_manager, ledger, thread_id, timeout)
@@ -108,18 +99,9 @@ async def real_ws_server(
     ``.url``, ``.bridge``, ``await .connect(thread_id, last_seq=None, token=...)`` returning a
     real client; what the clients receive is recorded and checked like ``ws_bridge``'s.
     """
-    settings = plugin_state(request.config).settings
     ledger = Ledger()
     manager = ConnectionManager()
-    ledger.watch_sends(manager)
-    bridge = await call_factory(
-        resolve_factory(wsbridge_factory),
-        connection_manager=manager,
-        orchestrator=ReferenceOrchestrator(),
-        init_timeout=settings.init_timeout,
-    )
-    ledger.instrument(bridge)
-    ledger.replay_available = callable(getattr(bridge, "replay", None))
+    bridge = await _watched_bridge(request, wsbridge_factory, manager, ledger)
     options = {"host": "127.0.0.1", "port": 0, **wsbridge_server_options}
     server = BridgeServer(bridge, manager, **options)
     try:
@@ -141,6 +123,22 @@ async def real_ws_server(
         yield real
     finally:
         await real.aclose()
+
+
+async def _watched_bridge(
+    request: pytest.FixtureRequest, factory: Factory | str, manager: object, ledger: Ledger
+) -> Any:
+    """Build the factory's bridge on ``manager`` with a healthy orchestrator; record both."""
+    ledger.watch_sends(manager)
+    bridge = await call_factory(
+        resolve_factory(factory),
+        connection_manager=manager,
+        orchestrator=ReferenceOrchestrator(),
+        init_timeout=plugin_state(request.config).settings.init_timeout,
+    )
+    ledger.instrument(bridge)
+    ledger.replay_available = callable(getattr(bridge, "replay", None))
+    return bridge
 
 
 def resolve_factory(factory: Factory | str) -> Factory:
