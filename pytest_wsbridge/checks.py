@@ -263,8 +263,9 @@ def _assign(
             yield item, None, None
             continue
         seq = message.get("seq")
-        if isinstance(seq, int) and (message.get("run_id"), seq) in by_seq:
-            yield item, by_seq[(message.get("run_id"), seq)], f" (seq {seq} again)"
+        key = (message.get("run_id"), message.get("type"), seq)
+        if isinstance(seq, int) and key in by_seq:
+            yield item, by_seq[key], f" (seq {seq} again)"
             continue
         candidates = [
             f
@@ -281,7 +282,7 @@ def _assign(
         fate = fresh[0] if fresh else best[-1]
         used.add(fate.call.order)
         if isinstance(seq, int):
-            by_seq[(message.get("run_id"), seq)] = fate
+            by_seq[key] = fate
         yield item, fate, None if fresh else " (more copies than emissions)"
 
 

@@ -1,0 +1,1 @@
+"""A tiny chat backend: agents report progress through :mod:`chatapp.bridge`."""
