@@ -225,7 +225,7 @@ def _analyze_stream(
 
     for run_id, got in received.items():
         emitted = by_run[run_id]
-        if not got or got[0].call.index != 0:
+        if not any(f.call.index == 0 for f in got):
             continue  # joined the run midway: its lifecycle cannot be judged from here
         expected = {v.rule for v in check_run_lifecycle(_as_events(f for f in emitted))}
         for problem in check_run_lifecycle(_as_events(got)):

@@ -30,6 +30,7 @@ class TestRecord:
 
     nodeid: str
     checks: list[str]
+    factory: str = ""
     emitted: int = 0
     delivered: int = 0
     violations: list[dict[str, Any]] = field(default_factory=list)
@@ -106,8 +107,9 @@ class SessionReport:
         """The short summary printed at the end of the run."""
         by_check = self.violations_by_check()
         failed = [t for t in self.tests if not t.passed]
+        used = sorted({t.factory for t in self.tests if t.factory} or {self.factory})
         lines = [
-            f"factory {self.factory}, strict {'on' if self.strict else 'off'}",
+            f"factory {', '.join(used)}, strict {'on' if self.strict else 'off'}",
             f"tests checked: {self.tests_checked} ({len(failed)} with violations)",
             f"events emitted: {self.events_emitted}, delivered: {self.events_delivered}",
             "violations by check: " + ", ".join(f"{k} {v}" for k, v in by_check.items()),

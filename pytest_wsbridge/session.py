@@ -127,11 +127,15 @@ class PluginState:
     report: SessionReport
     fail_fast_verdicts: dict[Any, list[Violation]] = field(default_factory=dict)
 
+    def name_of(self, factory: object) -> str:
+        """``MODULE:CALLABLE`` of a factory (the configured one by its configured name)."""
+        if factory is self.factory:
+            return self.settings.factory
+        return factory if isinstance(factory, str) else factory_name(factory)
+
     def fail_fast(self, factory: object) -> list[Violation]:
         """The fail-fast verdict for ``factory`` (a callable or ``MODULE:CALLABLE``), cached."""
-        if factory is self.factory:
-            factory = self.settings.factory
-        name = factory if isinstance(factory, str) else factory_name(factory)
+        name = self.name_of(factory)
         callable_ = load_factory(factory) if isinstance(factory, str) else factory
         key = callable_ if _hashable(callable_) else id(callable_)
         if key not in self.fail_fast_verdicts:
@@ -168,7 +172,9 @@ def check_item(item: pytest.Item) -> None:
     if not checks:
         return
     settings = state.settings
-    record = TestRecord(item.nodeid, checks)
+    funcargs: dict[str, Any] = getattr(item, "funcargs", {})
+    factory = funcargs.get("wsbridge_factory", state.factory)
+    record = TestRecord(item.nodeid, checks, factory=state.name_of(factory))
     violations: list[Violation] = []
     ledger_checks = [c for c in checks if c != "fail_fast"]
     for watch in item.stash.get(WATCHES_KEY, []) if ledger_checks else []:
@@ -187,8 +193,7 @@ def check_item(item: pytest.Item) -> None:
         record.emitted += analysis.emitted
         record.delivered += analysis.delivered
     if "fail_fast" in checks:
-        funcargs: dict[str, Any] = getattr(item, "funcargs", {})
-        violations += state.fail_fast(funcargs.get("wsbridge_factory", state.factory))
+        violations += state.fail_fast(factory)
     record.violations = [v.to_dict() for v in violations]
     state.report.add(record)
     if violations:
