@@ -170,18 +170,25 @@ class EventDraft(BaseModel):
         timestamp: datetime | None = None,
     ) -> EventDraft:
         """Validate ``payload`` against its type's model and return the draft."""
-        return cls(
-            type=EventType(event_type),
-            thread_id=thread_id,
-            run_id=run_id,
-            agent_name=agent_name,
-            payload=payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload,
-            timestamp=timestamp or utc_now(),
+        # A payload model instance of the right type is not validated a second time.
+        return cls.model_validate(
+            {
+                "type": EventType(event_type),
+                "thread_id": thread_id,
+                "run_id": run_id,
+                "agent_name": agent_name,
+                "payload": payload,
+                "timestamp": timestamp or utc_now(),
+            }
         )
 
     def stamp(self, seq: int, epoch: str) -> EventMessage:
         """Return the wire message this draft becomes at ``seq`` in ``epoch``."""
-        return EventMessage.model_validate({**self.__dict__, "seq": seq, "epoch": epoch})
+        fields = {**self.__dict__, "seq": seq, "epoch": epoch}
+        if type(seq) is int and seq >= 1 and isinstance(epoch, str) and epoch:
+            # The draft is validated already; only the two new fields needed checking.
+            return EventMessage.model_construct(**fields)
+        return EventMessage.model_validate(fields)  # raises the ValidationError
 
 
 class EventMessage(EventDraft):
