@@ -145,11 +145,10 @@ class ThreadRegistry:
 
     def _drop(self, run_id: str, why: LookupMiss) -> None:
         entry = self._entries.pop(run_id)
-        runs = self._by_thread.get(entry.thread_id)
-        if runs is not None:
-            runs.pop(run_id, None)
-            if not runs:
-                del self._by_thread[entry.thread_id]
+        runs = self._by_thread[entry.thread_id]
+        del runs[run_id]
+        if not runs:
+            del self._by_thread[entry.thread_id]
         self._forgotten[run_id] = why
         while len(self._forgotten) > self._forget_limit:
             self._forgotten.popitem(last=False)

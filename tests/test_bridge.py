@@ -372,8 +372,18 @@ async def test_cancelled_send_is_counted_as_buffered_and_propagates() -> None:
             return True
 
     bridge = await create_bridge(connection_manager=Stuck(), orchestrator=ReferenceOrchestrator())
-    task = asyncio.ensure_future(bridge.notify_agent_started(generate_run_id(THREAD), "a"))
+    run_id = generate_run_id(THREAD)
+    task = asyncio.ensure_future(bridge.notify_agent_started(run_id, "a"))
     await asyncio.wait_for(entered.wait(), 2)
+    # A second emit on the thread waits for the first; cancelling it while it waits is clean.
+    waiting = asyncio.ensure_future(bridge.notify_agent_thinking(run_id, "a", "queued"))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert bridge._thread_locks[THREAD][1] == 2
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert bridge._thread_locks[THREAD][1] == 1
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -673,4 +683,17 @@ async def test_create_bridge_passes_options(manager: ConnectionManager) -> None:
     with pytest.raises(TypeError):
         await create_bridge(
             connection_manager=manager, orchestrator=ReferenceOrchestrator(), colour="red"
+        )
+    with pytest.raises(ValueError, match="redis_options need a redis_url"):
+        await create_bridge(
+            connection_manager=manager,
+            orchestrator=ReferenceOrchestrator(),
+            redis_options={"prefix": "x"},
+        )
+    with pytest.raises(ValueError, match="either backend or redis_url"):
+        await create_bridge(
+            connection_manager=manager,
+            orchestrator=ReferenceOrchestrator(),
+            backend=backend,
+            redis_url="redis://127.0.0.1:1",
         )

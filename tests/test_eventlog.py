@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import gc
-import time
-from collections.abc import Callable
-
 import pytest
+from complexity import per_call_seconds
 
 from reference_impl.eventlog import EventLog, LogHead, new_epoch
 from reference_impl.events import EventDraft
@@ -182,32 +179,13 @@ def test_epochs_are_unique() -> None:
     assert len({new_epoch() for _ in range(100)}) == 100
 
 
-def best_time(action: Callable[[], object], repeat: int = 5) -> float:
-    timings = []
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(repeat):
-            started = time.perf_counter()
-            action()
-            timings.append(time.perf_counter() - started)
-    finally:
-        gc.enable()
-    return min(timings)
-
-
 def test_resume_near_the_head_costs_what_it_returns_not_the_log_size() -> None:
-    def reads_near_head(size: int) -> float:
+    def per_read(size: int) -> float:
         log = EventLog(max_events_per_thread=size)
         message = draft()
         for _ in range(size):
             log.append(message)
+        return per_call_seconds(lambda: log.read_after("t", size - 2))
 
-        def read() -> None:
-            for _ in range(3_000):
-                log.read_after("t", size - 2)
-
-        return best_time(read)
-
-    small, large = reads_near_head(500), reads_near_head(10_000)
+    small, large = per_read(500), per_read(10_000)
     assert large < 4 * small, f"20x the log made a resume {large / small:.1f}x slower"

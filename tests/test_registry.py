@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import gc
-import time
-
 import pytest
+from complexity import per_call_seconds
 
 from reference_impl.exceptions import RegistryConflictError
 from reference_impl.registry import Lookup, LookupMiss, ThreadRegistry
@@ -177,22 +175,11 @@ def test_default_clock_works() -> None:
 
 
 def test_runs_for_thread_costs_what_it_returns_not_the_registry_size(clock: Clock) -> None:
-    def lookups(size: int) -> float:
+    def per_lookup(size: int) -> float:
         registry = ThreadRegistry(ttl=60, max_runs=size, clock=clock)
         for n in range(size):
             registry.register(f"r{n}", f"t{n % (size // 10)}")
-        timings = []
-        gc.collect()
-        gc.disable()
-        try:
-            for _ in range(5):
-                started = time.perf_counter()
-                for _ in range(10_000):
-                    registry.runs_for_thread("t7")
-                timings.append(time.perf_counter() - started)
-        finally:
-            gc.enable()
-        return min(timings)
+        return per_call_seconds(lambda: registry.runs_for_thread("t7"))
 
-    small, large = lookups(1_000), lookups(30_000)
+    small, large = per_lookup(1_000), per_lookup(30_000)
     assert large < 4 * small, f"30x the runs made runs_for_thread {large / small:.1f}x slower"

@@ -6,8 +6,10 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from reference_impl.events import EventType
-from reference_impl.schema import wire_schema
+from reference_impl.schema import main, wire_schema
 
 ENVELOPE = {"type", "thread_id", "run_id", "seq", "epoch", "timestamp", "agent_name", "payload"}
 
@@ -52,3 +54,10 @@ def test_real_messages_validate_against_the_schema() -> None:
     validator.validate(json.loads(message.to_wire()))
     assert not validator.is_valid({**message.to_dict(), "seq": 0})
     assert not validator.is_valid({k: v for k, v in message.to_dict().items() if k != "run_id"})
+
+
+def test_main_prints_sorted_indented_json(capsys: pytest.CaptureFixture[str]) -> None:
+    main()
+    out = capsys.readouterr().out
+    assert json.loads(out) == json.loads(json.dumps(wire_schema()))
+    assert out.startswith('{\n  "$defs"')

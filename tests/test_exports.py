@@ -1,0 +1,120 @@
+"""Every module declares ``__all__``; packages re-export what they declare; the core stays pure."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import pkgutil
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import pytest_wsbridge
+import reference_impl
+
+PACKAGES = [reference_impl, pytest_wsbridge]
+
+
+def all_modules() -> list[str]:
+    names: list[str] = []
+    for package in PACKAGES:
+        names.append(package.__name__)
+        for info in pkgutil.walk_packages(package.__path__, prefix=f"{package.__name__}."):
+            if info.name.rsplit(".", 1)[-1] != "__main__":
+                names.append(info.name)
+    return sorted(names)
+
+
+MODULES = all_modules()
+
+
+def test_both_packages_are_walked() -> None:
+    for name in (
+        "reference_impl.ids",
+        "reference_impl.bridge",
+        "reference_impl.backends.memory",
+        "pytest_wsbridge.fakes",
+        "pytest_wsbridge.factory",
+    ):
+        assert name in MODULES
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_module_declares_all_and_a_docstring(name: str) -> None:
+    module = importlib.import_module(name)
+    assert (module.__doc__ or "").strip(), f"{name} has no docstring saying its one job"
+    declared = getattr(module, "__all__", None)
+    assert isinstance(declared, (list, tuple)), f"{name} has no __all__"
+    assert len(set(declared)) == len(declared), f"{name}.__all__ lists a name twice"
+    missing = [attr for attr in declared if not hasattr(module, attr)]
+    assert not missing, f"{name}.__all__ names {missing}, which {name} does not define"
+
+
+def is_package(module: ModuleType) -> bool:
+    return hasattr(module, "__path__")
+
+
+PACKAGE_NAMES = [name for name in MODULES if is_package(importlib.import_module(name))]
+
+
+@pytest.mark.parametrize("name", PACKAGE_NAMES)
+def test_package_re_exports_the_defining_objects(name: str) -> None:
+    package = importlib.import_module(name)
+    for attr in package.__all__:
+        value = getattr(package, attr)
+        home = getattr(value, "__module__", None)
+        if home is None or not home.startswith(f"{name}.") or attr.startswith("__"):
+            continue
+        defining = importlib.import_module(home)
+        assert getattr(defining, attr, None) is value, f"{name}.{attr} is not {home}.{attr}"
+        assert attr in getattr(defining, "__all__", ()), f"{home}.__all__ lacks {attr}"
+
+
+CONTRACT = [
+    "AgentWebSocketBridge",
+    "ConnectionManager",
+    "OrchestratorInitError",
+    "ReferenceOrchestrator",
+    "ResyncRequired",
+    "ThreadResolutionError",
+    "WebSocketBridgeAdapter",
+    "create_bridge",
+    "generate_run_id",
+    "thread_id_from_run_id",
+]
+
+
+@pytest.mark.parametrize("name", CONTRACT)
+def test_contract_names_are_exported_at_the_top(name: str) -> None:
+    assert name in reference_impl.__all__
+    assert hasattr(reference_impl, name)
+
+
+def test_version() -> None:
+    assert reference_impl.__version__ == pytest_wsbridge.__version__
+
+
+ROOT = Path(reference_impl.__file__).parent
+PURE = ["ids.py", "registry.py", "eventlog.py", "lifecycle.py", "events.py", "exceptions.py"]
+EDGES = {"asyncio", "websockets", "redis", "socket", "pytest", "pytest_wsbridge", "threading"}
+
+
+def imported_roots(path: Path) -> set[str]:
+    roots: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+@pytest.mark.parametrize("filename", PURE)
+def test_pure_core_imports_no_io(filename: str) -> None:
+    assert not imported_roots(ROOT / filename) & EDGES
+
+
+def test_reference_impl_never_imports_the_plugin() -> None:
+    for path in ROOT.rglob("*.py"):
+        assert "pytest_wsbridge" not in imported_roots(path), path
