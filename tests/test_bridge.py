@@ -41,6 +41,20 @@ async def bridge(manager: ConnectionManager) -> AgentWebSocketBridge:
     return await create_bridge(connection_manager=manager, orchestrator=ReferenceOrchestrator())
 
 
+async def bridge_with_log(
+    manager: ConnectionManager, **options: Any
+) -> tuple[AgentWebSocketBridge, EventLog]:
+    """A started bridge whose event log the test can inspect."""
+    log = EventLog()
+    bridge = await create_bridge(
+        connection_manager=manager,
+        orchestrator=ReferenceOrchestrator(),
+        backend=MemoryBackend(event_log=log),
+        **options,
+    )
+    return bridge, log
+
+
 def subscribe(manager: ConnectionManager, thread_id: str = THREAD) -> LocalConnection:
     connection = LocalConnection(thread_id, user_id="u1")
     manager.add(connection)
@@ -128,12 +142,7 @@ async def test_seed_regression_unregistered_legacy_run_id_is_sent_nowhere(
     manager: ConnectionManager,
 ) -> None:
     """``run_xyz789`` was never registered: raise, and send it to nobody, store it nowhere."""
-    log = EventLog()
-    bridge = await create_bridge(
-        connection_manager=manager,
-        orchestrator=ReferenceOrchestrator(),
-        backend=MemoryBackend(event_log=log),
-    )
+    bridge, log = await bridge_with_log(manager)
     watchers = [subscribe(manager, t) for t in (THREAD, "run_xyz789", "xyz789", "run", "")]
     await bridge.notify_agent_started(generate_run_id(THREAD), "planner")
     before = {t: log.head(t).head_seq for t in list(log._threads)}
@@ -427,13 +436,7 @@ BAD_CALLS: list[tuple[str, tuple[Any, ...], str]] = [
 async def test_invalid_input_is_refused_and_nothing_is_stored(
     manager: ConnectionManager, method: str, args: tuple[Any, ...], message: str
 ) -> None:
-    log = EventLog()
-    bridge = await create_bridge(
-        connection_manager=manager,
-        orchestrator=ReferenceOrchestrator(),
-        backend=MemoryBackend(event_log=log),
-        max_payload_bytes=1024,
-    )
+    bridge, log = await bridge_with_log(manager, max_payload_bytes=1024)
     connection = subscribe(manager)
     run_id = generate_run_id(THREAD)
     args = tuple(run_id if a == "RUN" else a for a in args)
