@@ -251,11 +251,16 @@ def _assign(
 ) -> Iterator[tuple[Any, Fate | None, str | None]]:
     """Yield ``(item, fate, repeat)``: which emission each message carried, in one stream.
 
-    Messages match an emission of their ``run_id`` with the same ``type``; among several, the
-    one whose arguments show up in the message, the first not yet matched in this stream.
-    ``repeat`` says why a message is a second copy (same ``seq`` again, or more copies than
-    emissions), else ``None``.
+    Messages match an emission of their ``run_id`` with the same ``type``: the first one not
+    yet matched in this stream when the message shows all of its arguments, else, near it,
+    the one whose arguments show up most (the first unmatched among equals). ``repeat`` says
+    why a message is a second copy (same ``seq`` again, or more copies than emissions).
     """
+    by_kind: dict[tuple[str, object], list[Fate]] = defaultdict(list)
+    for run_id, fates in by_run.items():
+        for fate in fates:
+            by_kind[(run_id, fate.call.event_type)].append(fate)
+    first_unused: dict[tuple[str, object], int] = defaultdict(int)
     used: set[int] = set()
     by_seq: dict[object, Fate] = {}
     for item, message in items:
@@ -263,27 +268,36 @@ def _assign(
             yield item, None, None
             continue
         seq = message.get("seq")
-        key = (message.get("run_id"), message.get("type"), seq)
-        if isinstance(seq, int) and key in by_seq:
-            yield item, by_seq[key], f" (seq {seq} again)"
+        seq_key = (message.get("run_id"), message.get("type"), seq)
+        if isinstance(seq, int) and seq_key in by_seq:
+            yield item, by_seq[seq_key], f" (seq {seq} again)"
             continue
-        candidates = [
-            f
-            for f in by_run.get(str(message.get("run_id")), [])
-            if f.call.event_type == message.get("type")
-        ]
+        kind = (str(message.get("run_id")), message.get("type"))
+        candidates = by_kind.get(kind, [])
         if not candidates:
             yield item, None, None
             continue
+        start = first_unused[kind]
+        while start < len(candidates) and candidates[start].call.order in used:
+            start += 1
+        first_unused[kind] = start
         values = set(_scalars(message))
-        scores = [sum(v in values for v in _hints(f.call)) for f in candidates]
-        best = [f for f, s in zip(candidates, scores, strict=True) if s == max(scores)]
-        fresh = [f for f in best if f.call.order not in used]
-        fate = fresh[0] if fresh else best[-1]
+        if start < len(candidates) and all(v in values for v in _hints(candidates[start].call)):
+            fate, fresh = candidates[start], True
+        else:
+            window = candidates[max(0, start - _WINDOW) : start + _WINDOW]
+            scores = [sum(v in values for v in _hints(f.call)) for f in window]
+            best = [f for f, score in zip(window, scores, strict=True) if score == max(scores)]
+            unused = [f for f in best if f.call.order not in used]
+            fate, fresh = (unused[0], True) if unused else (best[-1], False)
         used.add(fate.call.order)
         if isinstance(seq, int):
-            by_seq[key] = fate
+            by_seq[seq_key] = fate
         yield item, fate, None if fresh else " (more copies than emissions)"
+
+
+_WINDOW = 256
+"""How far from the next unmatched emission a message's match is looked for."""
 
 
 def _fate_of(message: Mapping[str, Any], by_run: Mapping[str, list[Fate]]) -> Fate | None:

@@ -142,6 +142,7 @@ class Ledger:
         self._order = 0
         self._run_counts: dict[str, int] = {}
         self._connection_ids: dict[int, int] = {}
+        self._registered: dict[str, str] = {}
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -151,19 +152,13 @@ class Ledger:
 
     def registrations(self) -> dict[str, str]:
         """``run_id -> thread_id`` from every ``register_run`` call that returned."""
-        found: dict[str, str] = {}
-        for call in self.calls:
-            if call.method == "register_run" and call.outcome == "returned":
-                thread_id = call.arguments.get("thread_id")
-                if call.run_id is not None and isinstance(thread_id, str):
-                    found[call.run_id] = thread_id
-        return found
+        return dict(self._registered)
 
     def true_thread(self, run_id: str | None) -> tuple[str | None, ThreadSource | None]:
         """The thread a run belongs to: what ``register_run`` said, else the run-id format."""
         if run_id is None:
             return None, None
-        registered = self.registrations().get(run_id)
+        registered = self._registered.get(run_id)
         if registered is not None:
             return registered, "register_run"
         parsed = thread_id_from_run_id(run_id)
@@ -308,6 +303,9 @@ class Ledger:
             record.outcome, record.error = "raised", error
         else:
             record.outcome, record.result = "returned", result
+            thread_id = record.arguments.get("thread_id")
+            if record.method == "register_run" and record.run_id and isinstance(thread_id, str):
+                self._registered[record.run_id] = thread_id
         self._changed()
 
     def _next(self) -> int:
