@@ -37,6 +37,7 @@ class RealWsServer:
         self.ledger = ledger
         self.clients: list[BridgeClient] = []
         self._closed: set[int] = set()
+        self._tokens: dict[str, str] = {}
 
     @property
     def url(self) -> str:
@@ -66,6 +67,8 @@ class RealWsServer:
         ``options`` go to :class:`~reference_impl.client.BridgeClient` (``on_event`` is
         chained after the ledger's recording).
         """
+        if token is not None:
+            self._tokens[thread_id] = token
         theirs: Callable[[Message], None] | None = options.pop("on_event", None)
         holder: list[BridgeClient] = []
 
@@ -114,9 +117,15 @@ class RealWsServer:
         return stop
 
     async def late_subscriber(self, thread_id: str, timeout: float) -> str:
-        """Subscribe a real client resuming from seq 0 and read until the thread is whole."""
+        """Subscribe a real client resuming from seq 0 and read until the thread is whole.
+
+        It uses the token the test last connected to that thread with, if any.
+        """
+        token = self._tokens.get(thread_id)
         try:
-            client = await asyncio.wait_for(self.connect(thread_id, last_seq=0), timeout)
+            client = await asyncio.wait_for(
+                self.connect(thread_id, last_seq=0, token=token), timeout
+            )
         except Exception as exc:
             return f"a late subscriber resuming from seq 0 could not subscribe ({exc!r})"
         self.ledger.name_connection(client, f"late subscriber of {thread_id!r} (resumed from 0)")

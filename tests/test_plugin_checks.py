@@ -334,6 +334,17 @@ async def test_resume_from_zero(real_ws_server):
 async def test_dropping(real_ws_server):
     await real_ws_server.bridge.notify_agent_started(generate_run_id("t3"), "a")
 
+class TestWithTokens:
+    @pytest.fixture
+    def wsbridge_server_options(self):
+        from reference_impl.auth import TokenAuthenticator
+        return {"authenticator": TokenAuthenticator({"tok": "alice"})}
+
+    async def test_late_subscriber_reuses_the_token(self, real_ws_server):
+        client = await real_ws_server.connect("t5", token="tok")
+        await client.close()
+        await real_ws_server.bridge.notify_agent_started(generate_run_id("t5"), "a")
+
 async def test_body_failure_still_tears_down(real_ws_server):
     await real_ws_server.connect("t4")
     raise RuntimeError("the test itself fails")
@@ -343,14 +354,14 @@ async def test_body_failure_still_tears_down(real_ws_server):
 def test_real_ws_server_feeds_the_ledger_and_tears_down(pytester: pytest.Pytester) -> None:
     make_project(pytester, REAL_SERVER_TESTS)
     result = pytester.runpytest("--wsbridge-strict")
-    result.assert_outcomes(passed=2, failed=2)
+    result.assert_outcomes(passed=3, failed=2)
     result.stdout.fnmatch_lines(
         [
             "*test_dropping*",
             "*- agent_started [[]index 0, *]: sent while no connection of 't3' was live *; a late"
             " subscriber resuming from seq 0 did not get it either (lost)",
-            "*tests checked: 3 (1 with violations)*",
-            "*events emitted: 4, delivered: 3*",
+            "*tests checked: 4 (1 with violations)*",
+            "*events emitted: 5, delivered: 4*",
         ]
     )
     result.stdout.fnmatch_lines(["E       RuntimeError: the test itself fails"])
