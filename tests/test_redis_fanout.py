@@ -213,3 +213,38 @@ async def test_a_bridge_on_an_unreachable_redis_does_not_start() -> None:
             orchestrator=ReferenceOrchestrator(),
             redis_options={"attempts": 2},
         )
+
+
+@pytest.mark.asyncio
+async def test_a_node_reads_what_it_missed_while_resubscribing(
+    redis_server: RedisServer, make_node: NodeFactory
+) -> None:
+    (bridge_a, _), (bridge_b, manager_b) = [await make_node(redis_server.url) for _ in "ab"]
+    fanout_b = fanout_of(bridge_b)
+    client = await manager_b.connect("t_catch_up")
+    run_id = generate_run_id("t_catch_up")
+    await bridge_a.notify_custom(run_id, "agent", {"n": 0})
+    await client.wait_for(1)
+
+    fanout_b.reconnect_delay = 0.5  # a window in which node B hears no wake-up
+    redis = fanout_b.backend.redis
+    await redis.client_kill_filter(_type="pubsub")  # every subscriber connection drops
+    await bridge_a.notify_custom(run_id, "agent", {"n": 1})  # published to nobody on B
+    await fanout_b.wait_subscribed(2)
+    got = await client.wait_for(2)
+    assert [(m["seq"], m["payload"]["n"]) for m in got] == [(1, 0), (2, 1)]
+
+
+@pytest.mark.asyncio
+async def test_a_fanout_that_cannot_subscribe_says_so() -> None:
+    from reference_impl.backends.redis import RedisBackend
+
+    backend = RedisBackend(f"redis://127.0.0.1:{free_port()}/0", attempts=1, timeout=0.2)
+    fanout = RedisFanout(backend, ConnectionManager())
+    try:
+        with pytest.raises(BackendUnavailableError, match="could not subscribe"):
+            await fanout.start()
+        assert not fanout.connected
+    finally:
+        await fanout.close()
+        await backend.close()

@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -175,49 +176,90 @@ async def test_redis_down_notify_raises_in_bounded_time_and_nothing_is_delivered
             await remote.close()
 
 
-def _serve(url: str, *extra: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest_wsbridge.cli",
-            "serve",
-            "--port",
-            "0",
-            "--redis",
-            url,
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
+@pytest.mark.asyncio
+async def test_a_gap_the_stream_cannot_fill_reaches_the_client_as_resync_required(
+    redis_server: RedisServer, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with nodes(redis_server.url, redis_prefix) as (a, b):
+        thread_id = "thread_trimmed"
+        run_id = generate_run_id(thread_id)
+        client = await subscribed(b.server.url, thread_id)
+        try:
+            await a.emit(run_id, 0)
+            assert (await client.receive())["seq"] == 1
+            real = b.fanout._on_wakeup
+
+            async def lose_seq_2(item: dict[str, Any]) -> None:
+                if '"s":2' not in str(item.get("data")):
+                    await real(item)
+
+            monkeypatch.setattr(b.fanout, "_on_wakeup", lose_seq_2)
+            await a.emit(run_id, 1)  # its wake-up never reaches node B...
+            await a.bridge.backend.redis.delete(f"{redis_prefix}log:{thread_id}")  # ...nor history
+            await a.emit(run_id, 2)
+            with pytest.raises(ResyncRequired, match="trimmed"):
+                await client.receive()
+        finally:
+            await client.close()
 
 
-async def _served_url(process: subprocess.Popen[str]) -> str:
-    assert process.stdout is not None
-    while True:
-        line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), 20)
-        if not line:
-            raise AssertionError(f"wsbridge serve exited with {process.wait()}")
-        found = re.search(r"serving (ws://\S+)", line)
-        if found:
-            return found.group(1)
+class _Serve:
+    """One ``wsbridge serve --redis`` process; its output is read as it comes."""
+
+    def __init__(self, url: str, *extra: str) -> None:
+        command = [sys.executable, "-m", "pytest_wsbridge.cli", "serve", "--port", "0"]
+        self.process = subprocess.Popen(
+            [*command, "--redis", url, *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self.lines: list[str] = []
+        self._served = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+            if "serving ws://" in line:
+                self._served.set()
+        self._served.set()
+
+    async def url(self) -> str:
+        await asyncio.wait_for(asyncio.to_thread(self._served.wait), 30)
+        for line in self.lines:
+            found = re.search(r"serving (ws://\S+)", line)
+            if found:
+                return found.group(1)
+        raise AssertionError(f"wsbridge serve did not start: {''.join(self.lines)}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # shutdown is tested with the server; not here
+            self.process.kill()
+            self.process.wait()
+        self._reader.join(timeout=5)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
 
 
 @pytest.mark.asyncio
 async def test_two_wsbridge_serve_processes_share_a_run_through_redis(
     own_redis_server: RedisServer,
 ) -> None:
-    emitter = _serve(own_redis_server.url, "--demo", "--demo-interval", "0.05")
-    watcher = _serve(own_redis_server.url)
+    emitter = _Serve(own_redis_server.url, "--demo", "--demo-interval", "0.05")
+    watcher = _Serve(own_redis_server.url)
     try:
-        await _served_url(emitter)
-        url = await _served_url(watcher)
-        # The demo agent runs on the emitter; its thread is watched through the other process.
-        client = BridgeClient(url, thread_id="demo-thread", last_seq=0, receive_timeout=10.0)
+        await emitter.url()
+        # The demo agent runs in the emitter; its thread is watched through the other process.
+        client = BridgeClient(
+            await watcher.url(), thread_id="demo-thread", last_seq=0, receive_timeout=10.0
+        )
         try:
             got = await receive(client, 4)
         finally:
@@ -225,9 +267,5 @@ async def test_two_wsbridge_serve_processes_share_a_run_through_redis(
         assert [m["seq"] for m in got] == [1, 2, 3, 4]
         assert got[0]["type"] == "agent_started"
     finally:
-        for process in (emitter, watcher):
-            process.terminate()
-        for process in (emitter, watcher):
-            process.wait(timeout=10)
-            assert process.stdout is not None
-            process.stdout.close()
+        emitter.stop()
+        watcher.stop()
