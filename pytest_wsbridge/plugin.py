@@ -201,7 +201,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         return
     state = plugin_state(config)
     report = state.report
-    if not (report.tests_checked or state.settings.strict or report.sections):
+    wanted = state.settings.strict or state.settings.report is not None
+    if not (report.tests_checked or report.sections or wanted):
         return
     terminalreporter.write_sep("-", "wsbridge")
     for line in report.terminal_lines():
