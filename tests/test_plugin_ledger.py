@@ -201,3 +201,32 @@ def test_fail_fast_verdicts() -> None:
     [violation] = check_fail_fast("m:f", [ok, hung], 1.0)
     assert violation.check == "fail_fast"
     assert "hang: the factory neither returned nor raised within 1.4s" in violation.render()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("with_seq", "why"), [(True, "(seq 1 again)"), (False, "(more copies than emissions)")]
+)
+async def test_a_bridge_that_sends_twice_delivers_twice(with_seq: bool, why: str) -> None:
+    ledger = Ledger()
+    manager = FakeConnectionManager(
+        on_delivery=lambda d: ledger.record_delivery(
+            d.thread_id, d.message, connection=d.connection
+        )
+    )
+    ledger.watch_sends(manager)
+
+    class Stutter:
+        async def notify_agent_thinking(self, run_id: str, agent_name: str, reasoning: str) -> None:
+            message = {"type": "agent_thinking", "run_id": run_id, "payload": reasoning}
+            if with_seq:
+                message["seq"] = 1
+            await manager.send_to_thread("t", message)
+            await manager.send_to_thread("t", dict(message))
+
+    bridge = Stutter()
+    ledger.instrument(bridge)
+    await manager.connect("t")
+    await bridge.notify_agent_thinking(generate_run_id("t"), "a", "once")
+    [violation] = check_delivery(ledger)
+    assert violation.events[0].what == f"delivered twice: connection #1 of 't' got it twice {why}"
