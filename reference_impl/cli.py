@@ -126,6 +126,7 @@ async def serve(
         authorizer=OwnerAuthorizer(orchestrator, allow_unowned=True),
     )
     demo: asyncio.Task[None] | None = None
+    demo_stop = asyncio.Event()
     try:
         await server.start(args.host, args.port)
         _say(out, f"wsbridge: serving {server.url}")
@@ -145,17 +146,27 @@ async def serve(
                     orchestrator,
                     interval=args.demo_interval,
                     on_run=lambda run_id: _say(out, f"wsbridge: demo run {run_id}"),
+                    stop=demo_stop,
                 )
             )
         await _until_signalled(stop)
         _say(out, "wsbridge: shutting down")
     finally:
+        demo_stop.set()
         if demo is not None:
-            demo.cancel()
-            await asyncio.gather(demo, return_exceptions=True)
+            await _stop_task(demo)
         await server.close()
         await bridge.close()
     return 0
+
+
+async def _stop_task(task: asyncio.Task[None]) -> None:
+    # Cancel until it is done: before Python 3.12 ``asyncio.wait_for`` deep inside a task
+    # (a storage call, say) can swallow one cancellation.
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
+    await asyncio.gather(task, return_exceptions=True)
 
 
 async def tail(

@@ -48,14 +48,15 @@ async def run_demo(
     interval: float = 1.0,
     runs: int | None = None,
     on_run: Callable[[str], None] | None = None,
+    stop: asyncio.Event | None = None,
 ) -> None:
     """Start a :class:`DemoAgent` run on ``thread_id`` every ``interval`` seconds.
 
-    ``runs`` bounds the number of runs (``None``: until cancelled); ``on_run(run_id)`` is
-    called as each run starts.
+    ``runs`` bounds the number of runs (``None``: until cancelled or ``stop`` is set);
+    ``on_run(run_id)`` is called as each run starts.
     """
     count = 0
-    while runs is None or count < runs:
+    while (runs is None or count < runs) and not (stop is not None and stop.is_set()):
         count += 1
         run_id = orchestrator.start_run(thread_id)
         if on_run is not None:

@@ -128,3 +128,44 @@ def test_serve_demo_and_tail_as_subprocesses() -> None:
     assert serve.returncode == 0, stderr
     assert "shutting down" in stdout
     assert "Traceback" not in stderr
+
+
+@pytest.mark.asyncio
+async def test_stopping_a_task_that_swallows_a_cancellation() -> None:
+    swallowed = asyncio.Event()
+
+    async def stubborn() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            swallowed.set()  # what wait_for may do before Python 3.12
+        await asyncio.Event().wait()
+
+    task = asyncio.ensure_future(stubborn())
+    await asyncio.sleep(0)
+    await asyncio.wait_for(cli._stop_task(task), TIMEOUT)
+    assert swallowed.is_set()
+    assert task.cancelled()
+
+
+@pytest.mark.asyncio
+async def test_the_demo_stops_when_asked() -> None:
+    from reference_impl import ConnectionManager, ReferenceOrchestrator, create_bridge
+    from reference_impl.demo import run_demo
+
+    orchestrator = ReferenceOrchestrator()
+    bridge = await create_bridge(connection_manager=ConnectionManager(), orchestrator=orchestrator)
+    stop = asyncio.Event()
+    runs: list[str] = []
+
+    def on_run(run_id: str) -> None:
+        runs.append(run_id)
+        stop.set()
+
+    await asyncio.wait_for(
+        run_demo(bridge, orchestrator, interval=0, on_run=on_run, stop=stop), TIMEOUT
+    )
+    assert len(runs) == 1
+    assert bridge.metrics.emitted == 6
+    await asyncio.wait_for(run_demo(bridge, orchestrator, interval=0, runs=2), TIMEOUT)
+    assert bridge.metrics.emitted == 18
