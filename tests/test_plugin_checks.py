@@ -176,6 +176,25 @@ def test_blocking(wsbridge_factory):
     result.stdout.no_fnmatch_line("*orchestrator=None: *")
 
 
+def test_never_awaited_stand_in_calls_do_not_leak_warnings(pytester: pytest.Pytester) -> None:
+    make_project(
+        pytester,
+        FAIL_FAST_TESTS
+        + """
+def test_next_test_collects_garbage():
+    import gc
+    gc.collect()
+""",
+        ini="wsbridge_factory = bridges:sloppy",
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=2, passed=1)
+    result.stdout.fnmatch_lines(
+        ["*- a hanging orchestrator (no method ever returns): the factory returned a SimpleBridge*"]
+    )
+    result.stdout.no_fnmatch_line("*never awaited*")
+
+
 DELIVERY_TESTS = """
 import pytest
 from reference_impl import generate_run_id

@@ -184,6 +184,15 @@ def blocking(*, connection_manager, orchestrator):
     return SimpleBridge(connection_manager, orchestrator)
 
 
+def sloppy(*, connection_manager, orchestrator):
+    """Forgets to await the health check: a coroutine is truthy, so every orchestrator passes."""
+    if orchestrator is None:
+        raise RuntimeError("no orchestrator")
+    if not orchestrator.health_check():
+        raise RuntimeError("unhealthy")
+    return SimpleBridge(connection_manager, orchestrator)
+
+
 not_callable = 42
 '''
 
