@@ -117,6 +117,8 @@ class SessionReport:
         lines += [f"  {t.nodeid}: {len(t.violations)} violation(s)" for t in failed[:20]]
         if len(failed) > 20:
             lines.append(f"  ... and {len(failed) - 20} more")
+        notes = Counter(note for t in self.tests for note in dict.fromkeys(t.notes))
+        lines += [f"note ({count} test(s)): {note}" for note, count in sorted(notes.items())]
         lines += [f"{name}: {len(records)} record(s)" for name, records in self.sections.items()]
         return lines
 

@@ -254,6 +254,10 @@ def test_lost_events_fail_delivery(
     result = pytester.runpytest()
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(expected)
+    if factory == "no_replay":
+        result.stdout.fnmatch_lines(
+            ["note (1 test(s)): NoReplayBridge has no replay(): late subscribers and resuming*"]
+        )
 
 
 def test_buffering_bridge_passes_and_replay_of_old_events_is_a_duplicate(
