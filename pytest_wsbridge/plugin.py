@@ -145,6 +145,17 @@ def pytest_configure(config: pytest.Config) -> None:
         ) from None
     report = SessionReport(factory=settings.factory, strict=settings.strict)
     config.stash[STATE_KEY] = PluginState(settings, factory, report)
+    if settings.compliance:
+        from .compliance import collect  # imported only when asked: it loads every case
+
+        collect.register(
+            config,
+            factory=settings.factory,
+            loaded=factory,
+            report=settings.report,
+            init_timeout=settings.init_timeout,
+            delivery_timeout=settings.delivery_timeout,
+        )
 
 
 def _load_factory(spec: str, rootdir: Path) -> Factory:
@@ -184,8 +195,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if workeroutput is not None:
         workeroutput[_WORKER_KEY] = state.report.to_dict()
         return
-    if state.settings.report is not None:
-        state.report.write(state.settings.report)
+    if state.settings.report is not None and not state.settings.compliance:
+        state.report.write(state.settings.report)  # with compliance, its report goes there
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -207,5 +218,5 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.write_sep("-", "wsbridge")
     for line in report.terminal_lines():
         terminalreporter.write_line(line)
-    if state.settings.report is not None:
+    if state.settings.report is not None and not state.settings.compliance:
         terminalreporter.write_line(f"report written to {state.settings.report}")

@@ -42,9 +42,9 @@ def examples_importable() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def reference_suite() -> SuiteResult:
-    """The whole suite against the reference, with the default (production) limits."""
+    """The whole suite against the reference (given the short init timeout, like the others)."""
     factory = load_factory("reference_impl:create_bridge")
-    return run_suite(factory, CASES, factory_name="reference_impl:create_bridge")
+    return run_suite(factory, CASES, factory_label="reference_impl:create_bridge", options=FAST)
 
 
 def _verdicts(suite: SuiteResult, verdict: Verdict) -> set[str]:

@@ -1,8 +1,8 @@
 """Family 3, fail-fast start-up: the factory refuses an orchestrator that is missing or unfit.
 
-Each case calls the factory itself, bounded by ``init_timeout`` plus a grace period; a factory
-that hangs is stopped there and FAILED (a factory that blocks its loop synchronously is
-stopped by the runner's thread limit instead).
+Each case calls the factory itself (passing ``init_timeout`` to a factory that takes one),
+bounded by ``init_timeout`` plus a grace period; a factory that hangs is stopped there and
+FAILED (one that blocks its loop synchronously is stopped by the runner's thread limit).
 """
 
 from __future__ import annotations
@@ -48,7 +48,12 @@ async def _start(ctx: CaseContext, orchestrator: object) -> _Start:
     result = _Start()
     try:
         result.bridge = await asyncio.wait_for(
-            call_factory(ctx.factory, connection_manager=ctx.manager, orchestrator=orchestrator),
+            call_factory(
+                ctx.factory,
+                connection_manager=ctx.manager,
+                orchestrator=orchestrator,
+                init_timeout=ctx.options.init_timeout,
+            ),
             limit,
         )
         ctx.bridge = result.bridge

@@ -18,7 +18,7 @@ from typing import Any
 
 from reference_impl import ReferenceOrchestrator, generate_run_id
 
-from ..factory import Factory, call_factory
+from ..factory import Factory, call_factory, close_bridge
 from ..fakes import Delivery, FakeConnection, FakeConnectionManager, normalize_message
 from .model import Outcome
 
@@ -147,7 +147,10 @@ class CaseContext:
     async def build(self) -> Any:
         """Build the bridge with the factory and wire it to the manager (for replay)."""
         self.bridge = await call_factory(
-            self.factory, connection_manager=self.manager, orchestrator=self.orchestrator
+            self.factory,
+            connection_manager=self.manager,
+            orchestrator=self.orchestrator,
+            init_timeout=self.options.init_timeout,
         )
         self.manager.bridge = self.bridge
         return self.bridge
@@ -163,11 +166,7 @@ class CaseContext:
         for connections in list(self.manager._connections.values()):
             for connection in list(connections):
                 await connection.close()
-        for name in ("aclose", "close"):
-            closer = getattr(self.bridge, name, None)
-            if callable(closer):
-                await _maybe_await(closer())
-                break
+        await close_bridge(self.bridge)
 
     # -- driving the bridge ------------------------------------------------------------------
 

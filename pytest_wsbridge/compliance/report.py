@@ -57,9 +57,10 @@ def versions() -> dict[str, str | None]:
     }
 
 
-def suite_to_dict(suite: SuiteResult) -> dict[str, Any]:
-    """The JSON report of ``suite``."""
+def suite_to_dict(suite: SuiteResult, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON report of ``suite``; ``extra`` keys (e.g. the plugin's ``session``) are added."""
     return {
+        **(extra or {}),
         "format": REPORT_FORMAT,
         "bridge": {"factory": suite.factory, "class": suite.bridge_class},
         "versions": versions(),
@@ -193,15 +194,18 @@ def _short_verdict(verdict: Verdict) -> str:
     }[verdict]
 
 
-def write_report(suite: SuiteResult, path: str | Path) -> Path:
-    """Write ``suite`` as JSON (``.json``) or HTML (``.html``/``.htm``) to ``path``.
+def write_report(
+    suite: SuiteResult, path: str | Path, extra: Mapping[str, Any] | None = None
+) -> Path:
+    """Write ``suite`` as JSON (``.json``, with ``extra`` keys) or HTML (``.html``/``.htm``).
 
     Raises :class:`ValueError` for any other extension.
     """
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix == ".json":
-        text = json.dumps(suite_to_dict(suite), indent=2, ensure_ascii=False) + "\n"
+        data = suite_to_dict(suite, extra)
+        text = json.dumps(data, indent=2, ensure_ascii=False, default=repr) + "\n"
     elif suffix in (".html", ".htm"):
         text = render_html(suite)
     else:

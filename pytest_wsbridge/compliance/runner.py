@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from ..factory import Factory
+from ..factory import Factory, factory_name
 from .harness import CaseContext, CaseError, CaseOptions
 from .model import Case, CaseResult, Outcome, SuiteResult
 
@@ -129,12 +129,12 @@ def run_suite(
     factory: Factory,
     cases: Iterable[Case],
     *,
-    factory_name: str | None = None,
+    factory_label: str | None = None,
     options: CaseOptions | None = None,
     on_result: Callable[[CaseResult], None] | None = None,
 ) -> SuiteResult:
     """Run ``cases`` one after another against ``factory``; ``on_result`` sees each result."""
-    name = factory_name or f"{factory.__module__}:{getattr(factory, '__qualname__', factory)}"
+    name = factory_label or factory_name(factory)
     suite = SuiteResult(factory=name, started=datetime.now(timezone.utc).isoformat())
 
     def seen(bridge: Any) -> None:
