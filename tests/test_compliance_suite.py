@@ -44,7 +44,7 @@ def examples_importable() -> Iterator[None]:
 def reference_suite() -> SuiteResult:
     """The whole suite against the reference (given the short init timeout, like the others)."""
     factory = load_factory("reference_impl:create_bridge")
-    return run_suite(factory, CASES, factory_label="reference_impl:create_bridge", options=FAST)
+    return run_suite(factory, CASES, factory_name="reference_impl:create_bridge", options=FAST)
 
 
 def _verdicts(suite: SuiteResult, verdict: Verdict) -> set[str]:

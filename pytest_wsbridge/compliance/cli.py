@@ -116,7 +116,7 @@ def check(args: argparse.Namespace, out: TextIO | None = None) -> int:
         delivery_timeout=args.delivery_timeout,
     )
     suite = run_suite(
-        factory, chosen, factory_label=args.factory, options=options, on_result=progress
+        factory, chosen, factory_name=args.factory, options=options, on_result=progress
     )
     print(
         f"\nwsbridge compliance: {suite.factory}"

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from ..factory import Factory, factory_name
+from ..factory import Factory
+from ..factory import factory_name as _name_of
 from .harness import CaseContext, CaseError, CaseOptions
 from .model import Case, CaseResult, Outcome, SuiteResult
 
@@ -129,12 +130,12 @@ def run_suite(
     factory: Factory,
     cases: Iterable[Case],
     *,
-    factory_label: str | None = None,
+    factory_name: str | None = None,
     options: CaseOptions | None = None,
     on_result: Callable[[CaseResult], None] | None = None,
 ) -> SuiteResult:
     """Run ``cases`` one after another against ``factory``; ``on_result`` sees each result."""
-    name = factory_label or factory_name(factory)
+    name = factory_name or _name_of(factory)
     suite = SuiteResult(factory=name, started=datetime.now(timezone.utc).isoformat())
 
     def seen(bridge: Any) -> None:
