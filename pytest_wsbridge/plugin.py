@@ -212,11 +212,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         return
     state = plugin_state(config)
     report = state.report
-    wanted = state.settings.strict or state.settings.report is not None
+    own_report = state.settings.report is not None and not state.settings.compliance
+    wanted = state.settings.strict or own_report
     if not (report.tests_checked or report.sections or wanted):
         return
     terminalreporter.write_sep("-", "wsbridge")
     for line in report.terminal_lines():
         terminalreporter.write_line(line)
-    if state.settings.report is not None and not state.settings.compliance:
+    if own_report:
         terminalreporter.write_line(f"report written to {state.settings.report}")
