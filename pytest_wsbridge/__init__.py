@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+# One version for the distribution: reference_impl.__version__ (pyproject.toml reads it too).
+from reference_impl import __version__
 
 __all__ = ["__version__"]
