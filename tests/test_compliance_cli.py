@@ -12,6 +12,7 @@ import pytest
 
 from pytest_wsbridge.cli import main
 from pytest_wsbridge.compliance import CASES
+from pytest_wsbridge.compliance.cli import cases_table
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ["--init-timeout", "0.5", "--delivery-timeout", "0.5"]
@@ -136,3 +137,10 @@ def test_the_console_script_runs_check_from_the_shell() -> None:
     assert "WSB-1.7   FAILED" in done.stdout
     assert "WSB-1.1   OK" in done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_the_readme_case_table_is_the_generated_one() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    begin = readme.index("<!-- compliance-cases:begin")
+    table = readme[readme.index("\n", begin) + 1 : readme.index("<!-- compliance-cases:end")]
+    assert table.strip() == cases_table(CASES), "regenerate it with: wsbridge check --list"
