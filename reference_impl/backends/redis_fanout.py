@@ -29,6 +29,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from ..bridge import SendsToThread
 from ..exceptions import BackendUnavailableError, ResyncRequired
 from ..subscription import SeqGate, Step
 from .redis import RedisBackend, decode_wakeup
@@ -69,7 +70,7 @@ class RedisFanout:
     def __init__(
         self,
         backend: RedisBackend,
-        connection_manager: Any,
+        connection_manager: SendsToThread,
         *,
         reconnect_delay: float = 0.05,
         max_reconnect_delay: float = 1.0,
