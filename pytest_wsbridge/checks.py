@@ -524,10 +524,12 @@ def check_fail_fast(
     ]
 
 
-def run_checks(ledger: Ledger, checks: Iterable[str]) -> list[Violation]:
+def run_checks(
+    ledger: Ledger, checks: Iterable[str], analysis: Analysis | None = None
+) -> list[Violation]:
     """Run the named ledger checks (``delivery``, ``threads``, ``lifecycle``) in report order."""
     wanted = set(checks)
-    analysis = analyze(ledger)
+    analysis = analysis or analyze(ledger)
     violations: list[Violation] = []
     if "delivery" in wanted:
         violations += check_delivery(ledger, analysis)

@@ -28,7 +28,7 @@ from .checks import (
 )
 from .checks import undelivered_threads as _undelivered_threads
 from .config import WsBridgeSettings
-from .factory import Factory, factory_name, load_factory
+from .factory import Factory, FactoryError, factory_name, load_factory
 from .failfast import probe_factory
 from .ledger import Ledger
 from .report import SessionReport, TestRecord
@@ -136,7 +136,10 @@ class PluginState:
     def fail_fast(self, factory: object) -> list[Violation]:
         """The fail-fast verdict for ``factory`` (a callable or ``MODULE:CALLABLE``), cached."""
         name = self.name_of(factory)
-        callable_ = load_factory(factory) if isinstance(factory, str) else factory
+        try:
+            callable_ = load_factory(factory) if isinstance(factory, str) else factory
+        except FactoryError as exc:
+            return [Violation("fail_fast", str(exc))]
         key = callable_ if _hashable(callable_) else id(callable_)
         if key not in self.fail_fast_verdicts:
             timeout = self.settings.init_timeout
@@ -188,8 +191,8 @@ def check_item(item: pytest.Item) -> None:
                 f"{type(watch.bridge).__name__} has no replay(): late subscribers and "
                 "resuming connections cannot catch up"
             )
-        violations += run_checks(watch.ledger, ledger_checks)
         analysis = analyze(watch.ledger)
+        violations += run_checks(watch.ledger, ledger_checks, analysis)
         record.emitted += analysis.emitted
         record.delivered += analysis.delivered
     if "fail_fast" in checks:
