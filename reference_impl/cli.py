@@ -23,11 +23,11 @@ from .bridge import create_bridge
 from .client import BridgeClient
 from .connections import ConnectionManager
 from .demo import DEMO_THREAD, DEMO_TOKEN, DEMO_USER, run_demo
-from .exceptions import ResyncRequired, WsBridgeError
+from .exceptions import BackendUnavailableError, ResyncRequired, WsBridgeError
 from .orchestrator import ReferenceOrchestrator
 from .server import BridgeServer
 
-__all__ = ["add_commands", "build_backend", "parse_token", "serve", "tail"]
+__all__ = ["add_commands", "build_backend", "parse_redis_url", "parse_token", "serve", "tail"]
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,6 +42,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     serve_parser.add_argument(
         "--redis",
         default=None,
+        type=parse_redis_url,
         metavar="URL",
         help="share runs and events with other server processes through this Redis "
         "(redis://host:port/db; needs the 'redis' extra)",
@@ -82,6 +83,15 @@ def parse_token(text: str) -> tuple[str, str]:
     return token, user
 
 
+def parse_redis_url(text: str) -> str:
+    """Check a ``--redis`` URL's scheme (``redis://``, ``rediss://`` or ``unix://``)."""
+    if not text.startswith(("redis://", "rediss://", "unix://")):
+        raise argparse.ArgumentTypeError(
+            f"expected redis://host:port/db (or rediss://, unix://), got {text!r}"
+        )
+    return text
+
+
 def build_backend(args: argparse.Namespace) -> Backend:
     """Return the storage backend ``serve`` runs on: in-memory unless an option says else."""
     return MemoryBackend()
@@ -116,7 +126,13 @@ async def serve(
         if getattr(args, "redis", None)
         else {"backend": build_backend(args)}
     )
-    bridge = await create_bridge(connection_manager=manager, orchestrator=orchestrator, **storage)
+    try:
+        bridge = await create_bridge(
+            connection_manager=manager, orchestrator=orchestrator, **storage
+        )
+    except BackendUnavailableError as exc:
+        print(f"wsbridge serve: {exc}", file=sys.stderr)
+        return 1
     if args.demo:
         orchestrator.create_thread(DEMO_USER, DEMO_THREAD)
     server = BridgeServer(

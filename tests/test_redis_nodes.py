@@ -7,6 +7,7 @@ and two ``wsbridge serve --redis`` processes for the command line.
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import re
 import subprocess
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from redis_server import RedisServer
+from redis_server import RedisServer, free_port
 
 from reference_impl import (
     AgentWebSocketBridge,
@@ -269,3 +270,19 @@ async def test_two_wsbridge_serve_processes_share_a_run_through_redis(
     finally:
         emitter.stop()
         watcher.stop()
+
+
+@pytest.mark.asyncio
+async def test_serve_with_an_unreachable_redis_exits_with_a_message(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from pytest_wsbridge.cli import build_parser
+    from reference_impl import cli
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    args = build_parser().parse_args(["serve", "--port", "0", "--redis", dead])
+    assert await asyncio.wait_for(cli.serve(args, io.StringIO()), 10) == 1
+    assert f"wsbridge serve: redis at {dead} unavailable" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--redis", "127.0.0.1:6379"])
+    assert "expected redis://host:port/db" in capsys.readouterr().err
