@@ -178,8 +178,11 @@ class AgentWebSocketBridge:
     ) -> list[dict[str, Any]]:
         """Return the thread's stored events after ``after_seq`` as wire dicts, in order.
 
-        Raises :class:`~reference_impl.exceptions.ResyncRequired` when they are not all kept.
+        Raises :class:`~reference_impl.exceptions.ResyncRequired` when they are not all kept,
+        :class:`~reference_impl.exceptions.InvalidResumePoint` for ``after_seq`` beyond the
+        head, and :class:`ValueError` for a thread id that is not a non-empty ``str``.
         """
+        validate_thread_id(thread_id)
         events = await self.backend.read_after(thread_id, after_seq, epoch)
         self.metrics.replayed += len(events)
         return [event.to_dict() for event in events]
@@ -295,6 +298,11 @@ class AgentWebSocketBridge:
         agent_name: str,
         make_payload: Callable[[], BaseModel | dict[str, Any]],
     ) -> DeliveryReceipt:
+        try:
+            _check_run_id(run_id)
+        except InvalidEventError:
+            self.metrics.rejected_events += 1
+            raise
         thread_id = await self.resolve_thread(run_id)
         draft = self._validated_draft(kind, run_id, thread_id, agent_name, make_payload)
         async with self._thread_lock(thread_id):
