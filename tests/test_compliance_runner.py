@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
+import warnings
 from typing import Any
 
 import pytest
@@ -195,3 +197,21 @@ def test_describe_difference_names_missing_repeated_and_reordered_events() -> No
     reordered = describe_difference(expected, list(reversed(expected)))
     assert reordered is not None
     assert "out of order" in reordered
+
+
+def test_never_awaited_orchestrator_calls_leave_no_warning_behind() -> None:
+    def sloppy(*, connection_manager: Any, orchestrator: Any) -> AgentWebSocketBridge:
+        """Forgets to await the health check: a coroutine is truthy, so anything passes."""
+        if orchestrator is None or not orchestrator.health_check():
+            raise RuntimeError("unhealthy orchestrator")
+        return AgentWebSocketBridge(
+            connection_manager=connection_manager, orchestrator=orchestrator
+        )
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        suite = run_suite(sloppy, select_cases(CASES, ["WSB-3.2", "WSB-3.3"]), options=SHORT)
+        gc.collect()
+    assert [r.verdict for r in suite.results] == [Verdict.FAILED, Verdict.FAILED]
+    assert "the factory returned a AgentWebSocketBridge" in suite.results[0].observed
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []

@@ -141,6 +141,7 @@ class CaseContext:
     bridge: Any = None
     calls: list[Call] = field(default_factory=list)
     cleanups: list[Callable[[], Any]] = field(default_factory=list)
+    connections: list[FakeConnection] = field(default_factory=list)
     harness_tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     """The runner's own tasks, which :meth:`settle` does not wait for."""
 
@@ -160,12 +161,11 @@ class CaseContext:
         return callable(getattr(self.bridge, "replay", None))
 
     async def close(self) -> None:
-        """Close the bridge if it has ``close``/``aclose``; close every connection."""
+        """Run the case's clean-ups, close its connections, then the bridge (if it can)."""
         for cleanup in reversed(self.cleanups):
             await _maybe_await(cleanup())
-        for connections in list(self.manager._connections.values()):
-            for connection in list(connections):
-                await connection.close()
+        for connection in self.connections:
+            await connection.close()
         await close_bridge(self.bridge)
 
     # -- driving the bridge ------------------------------------------------------------------
@@ -275,7 +275,9 @@ class CaseContext:
         self, thread_id: str, last_seq: int | None = None, *, user_id: str | None = None
     ) -> FakeConnection:
         """Subscribe a connection (resuming from ``last_seq`` through ``replay``)."""
-        return await self.manager.connect(thread_id, last_seq, user_id=user_id)
+        connection = await self.manager.connect(thread_id, last_seq, user_id=user_id)
+        self.connections.append(connection)
+        return connection
 
     async def settle(self, until: Callable[[], bool] | None = None) -> None:
         """Let in-flight work land: return once ``until()`` holds, or nothing is pending.
