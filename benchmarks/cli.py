@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--connections", type=_sizes, default=[1000, 5000], help="idle clients (1000,5000)")
     add("--plugin-tests", type=int, default=500, help="plugin: generated tests (500)")
     add("--server-tests", type=int, default=50, help="plugin: real_ws_server tests (50)")
+    add("--plugin-rounds", type=int, default=1, help="plugin: runs of each, best kept")
     add("--redis-clients", type=int, default=100, help="redis: subscribers (100)")
     add("--redis-events", type=int, default=1000, help="redis: events (1000)")
     add("--timeout", type=float, default=120.0, help="bound on every wait, seconds")
@@ -88,7 +89,10 @@ async def _run_all(args: argparse.Namespace) -> list[Row]:
             rows += await connections.run_connections(args.connections, timeout=args.timeout)
         elif name == "plugin":
             rows += await plugin_overhead.run_plugin(
-                tests=args.plugin_tests, server_tests=args.server_tests, timeout=args.timeout * 3
+                tests=args.plugin_tests,
+                server_tests=args.server_tests,
+                rounds=args.plugin_rounds,
+                timeout=args.timeout * 3,
             )
         elif name == "redis":
             rows += await redis_fanout.run_redis(

@@ -23,6 +23,7 @@ __all__ = [
     "BaselineSystem",
     "FanoutOutcome",
     "System",
+    "merge_reports",
     "timed_fanout",
 ]
 
@@ -81,7 +82,7 @@ class FanoutOutcome:
         """Deliveries per second (all clients), with latency and server CPU as details."""
         report = self.report
         rate = report.received / self.wall_seconds if self.wall_seconds > 0 else 0.0
-        cpu_per_k = 1000 * self.server_cpu_seconds / report.received if report.received else 0.0
+        cpu_us = 1e6 * self.server_cpu_seconds / report.received if report.received else 0.0
         return Measurement(
             system,
             rate,
@@ -94,7 +95,7 @@ class FanoutOutcome:
                 "wall_s": round(self.wall_seconds, 4),
                 "emit_s": round(self.emit_seconds, 4),
                 "server_cpu_s": round(self.server_cpu_seconds, 4),
-                "server_cpu_ms_per_1k_deliveries": round(cpu_per_k, 3),
+                "server_cpu_us_per_delivery": round(cpu_us, 2),
                 "latency_p50_ms": round(1000 * report.latency_percentiles.get("50", 0.0), 3),
                 "latency_p99_ms": round(1000 * report.latency_percentiles.get("99", 0.0), 3),
                 "connect_s": round(report.connect_seconds, 4),
@@ -109,28 +110,53 @@ async def timed_fanout(
     events: int,
     timeout: float = 120.0,
 ) -> FanoutOutcome:
-    """Serve ``make_system()``, connect ``clients`` subscribers, emit ``events`` events."""
+    """Serve ``make_system()``, connect ``clients`` subscribers, emit ``events`` events.
+
+    A system with several ``urls`` (nodes) gets one client process per node, the clients
+    split evenly between them.
+    """
     async with make_system() as system:
-        plan = ClientPlan(
-            url=system.url,
-            kind=system.kind,
-            clients=clients,
-            events=events,
-            thread_ids=(THREAD_ID,),
-            token=system.token,
-            timeout=timeout,
-        )
-        handle = await spawn_clients(plan)
+        urls: list[str] = list(getattr(system, "urls", [system.url]))
+        handles = []
         try:
-            await handle.ready()
+            for index, url in enumerate(urls):
+                share = clients // len(urls) + (index < clients % len(urls))
+                plan = ClientPlan(
+                    url=url,
+                    kind=system.kind,
+                    clients=share,
+                    events=events,
+                    thread_ids=(THREAD_ID,),
+                    token=system.token,
+                    timeout=timeout,
+                )
+                handles.append(await spawn_clients(plan))
+            await asyncio.gather(*(handle.ready() for handle in handles))
             cpu0, start = time.process_time(), time.monotonic()
             for seq in range(1, events + 1):
                 await system.emit(seq, time.monotonic())
                 await asyncio.sleep(0)
             emitted = time.monotonic()
-            report = await handle.report()
+            reports = await asyncio.gather(*(handle.report() for handle in handles))
             cpu1 = time.process_time()
         finally:
-            await handle.join()
+            await asyncio.gather(*(handle.join() for handle in handles))
+    report = merge_reports(reports)
     end = report.last_receive or time.monotonic()
     return FanoutOutcome(report, end - start, emitted - start, cpu1 - cpu0)
+
+
+def merge_reports(reports: list[ClientReport]) -> ClientReport:
+    """One report for several client processes; each latency percentile is the worst one."""
+    if len(reports) == 1:
+        return reports[0]
+    merged = ClientReport(clients=sum(r.clients for r in reports))
+    for report in reports:
+        merged.complete += report.complete
+        merged.received += report.received
+        merged.errors += report.errors
+        merged.connect_seconds = max(merged.connect_seconds, report.connect_seconds)
+        merged.last_receive = max(merged.last_receive, report.last_receive)
+        for q, value in report.latency_percentiles.items():
+            merged.latency_percentiles[q] = max(merged.latency_percentiles.get(q, 0.0), value)
+    return merged

@@ -16,7 +16,7 @@ from reference_impl.bridge import AgentWebSocketBridge
 from .harness import RUN_ID
 from .wsclients import Kind
 
-__all__ = ["BridgeSystem"]
+__all__ = ["BridgeSystem", "TwoNodeSystem"]
 
 
 class BridgeSystem:
@@ -24,9 +24,16 @@ class BridgeSystem:
 
     token = None
 
-    def __init__(self, *, backend: Any = None, **server_options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        backend: Any = None,
+        bridge_options: dict[str, Any] | None = None,
+        **server_options: Any,
+    ) -> None:
         self.kind: Kind = "bridge"
         self.backend = backend
+        self.bridge_options = bridge_options or {}
         self.server_options = {"ping_interval": None, **server_options}
         self.url = ""
         self._bridge: AgentWebSocketBridge | None = None
@@ -45,6 +52,7 @@ class BridgeSystem:
             connection_manager=ConnectionManager(),
             orchestrator=ReferenceOrchestrator(),
             backend=self.backend,
+            **self.bridge_options,
         )
         self._server = BridgeServer(self._bridge, **self.server_options)
         await self._server.start()
@@ -66,3 +74,37 @@ class BridgeSystem:
             await self.bridge.notify_agent_thinking(
                 RUN_ID, "bench", reasoning=repr(ts), step_number=seq
             )
+
+
+class TwoNodeSystem:
+    """Two bridge nodes sharing one Redis: events are emitted on the first; clients are split
+    between both, so half of the deliveries cross Redis."""
+
+    token = None
+
+    def __init__(self, redis_url: str) -> None:
+        self.kind: Kind = "bridge"
+        self.nodes = [BridgeSystem(bridge_options={"redis_url": redis_url}) for _ in range(2)]
+        self.urls: list[str] = []
+        self.url = ""
+
+    async def __aenter__(self) -> TwoNodeSystem:
+        await self.nodes[0].__aenter__()
+        try:
+            await self.nodes[1].__aenter__()
+        except BaseException:
+            await self.nodes[0].__aexit__(None, None, None)
+            raise
+        self.urls = [node.url for node in self.nodes]
+        self.url = self.urls[0]
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        try:
+            await self.nodes[1].__aexit__(*exc_info)
+        finally:
+            await self.nodes[0].__aexit__(*exc_info)
+
+    async def emit(self, seq: int, ts: float) -> None:
+        """Emit on the first node."""
+        await self.nodes[0].emit(seq, ts)

@@ -12,6 +12,8 @@ from benchmarks import cli as bench_cli
 from benchmarks.baselines import socketio_available
 from benchmarks.connections import measure_idle
 from benchmarks.fanout import run_fanout
+from benchmarks.plugin_overhead import _pytest, write_suite
+from benchmarks.redis_fanout import run_redis
 from benchmarks.replay import run_replay
 from benchmarks.results import Measurement, Row, format_table, percentile
 from pytest_wsbridge import cli as wsbridge_cli
@@ -70,6 +72,25 @@ async def test_idle_connections_all_subscribe(system: str) -> None:
     result = await measure_idle(system, 20, 30)
     assert result["errors"] == []
     assert result["connect_seconds"] > 0
+
+
+@pytest.mark.asyncio
+async def test_the_generated_downstream_suite_passes_under_strict(tmp_path: Path) -> None:
+    write_suite(tmp_path, 4, 0)
+    strict = ("--wsbridge-strict", "-o", "wsbridge_init_timeout=0.5")
+    _, _, code, durations = await _pytest(tmp_path, "suite", *strict, timeout=60)
+    assert code == 0
+    phases = json.loads(durations.read_text())
+    assert len(phases) == 2 * 4  # set-up and tear-down of each test
+
+
+@pytest.mark.asyncio
+async def test_two_redis_nodes_deliver_every_event_to_clients_on_both() -> None:
+    (row,) = await run_redis(clients=4, events=10, timeout=30)
+    assert row.correct, row
+    assert row.subject.details["received"] == 4 * 10
+    assert row.baseline is not None
+    assert row.baseline.details["received"] == 4 * 10
 
 
 def test_cli_writes_json_and_wsbridge_bench_delegates(tmp_path: Path) -> None:
