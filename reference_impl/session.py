@@ -178,14 +178,15 @@ class ThreadSubscriber:
         if not self.active or self.session.closed:
             return False
         try:
-            step = self.gate.push(as_message_dict(message))
+            event = as_message_dict(message)
+            step = self.gate.push(event)
         except TypeError as exc:
             logger.error("thread %r: %s", self.thread_id, exc)
             return False
         except GateOverflow as exc:
             self.session.overflow(str(exc))
             return False
-        return self.session.apply(self, step)
+        return self.session.apply(self, step, cause=event)
 
 
 class Session:
@@ -430,18 +431,24 @@ class Session:
 
     # -- sending ------------------------------------------------------------------------------
 
-    def apply(self, subscriber: ThreadSubscriber, step: Step) -> bool:
-        """Queue what a gate step delivers; start a gap fill or a resync it asks for."""
+    def apply(self, subscriber: ThreadSubscriber, step: Step, cause: Message | None = None) -> bool:
+        """Queue what a gate step delivers; start a gap fill or a resync it asks for.
+
+        ``cause`` is the live event pushed: when it is of another epoch (the log lost its
+        history, e.g. Redis restarted) the resync names that epoch and seq, so the client
+        resubscribes where the log now stands.
+        """
         for message in step.deliver:
             if not self._enqueue_live(self.hub.encode(message)):
                 return False
         if step.resync:
-            gate = subscriber.gate
+            epoch, head = subscriber.gate.epoch or "", subscriber.gate.last_seq or 0
+            if cause is not None:
+                cause_epoch, cause_seq = cause.get("epoch"), cause.get("seq")
+                if isinstance(cause_epoch, str) and cause_epoch and isinstance(cause_seq, int):
+                    epoch, head = cause_epoch, cause_seq
             self._resync(
-                subscriber,
-                ResyncRequired(
-                    subscriber.thread_id, gate.epoch or "", gate.last_seq or 0, "epoch changed"
-                ),
+                subscriber, ResyncRequired(subscriber.thread_id, epoch, head, "epoch changed")
             )
         elif step.fetch_after is not None:
             self._spawn(self._fill_gap(subscriber, step))

@@ -132,15 +132,13 @@ async def test_redis_restart_mid_run_asks_for_resync_then_delivery_continues(
             await b.fanout.wait_subscribed(2)
 
             assert await a.emit(run_id, 1) == 1  # a new epoch starts at seq 1
-            with pytest.raises(ResyncRequired):
+            with pytest.raises(ResyncRequired) as info:
                 await client.receive()
-            for _ in range(3):  # the server may answer the first resubscribe with a resync
-                try:
-                    await client.connect()
-                    break
-                except ResyncRequired:
-                    continue
-            assert client.epoch != old["epoch"]
+            new_epoch = info.value.epoch
+            assert (info.value.head_seq, info.value.reason) == (1, "epoch changed")
+            assert new_epoch != old["epoch"]
+            await client.connect()  # resubscribes at the new head: no second resync
+            assert client.epoch == new_epoch
             await a.emit(run_id, 2)
             event = await client.receive()
             assert (event["seq"], event["epoch"], event["payload"]["n"]) == (2, client.epoch, 2)
