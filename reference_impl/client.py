@@ -41,6 +41,16 @@ Message = dict[str, Any]
 
 _NOT_SET: Any = object()
 _HAS_TIMEOUT = sys.version_info >= (3, 11)
+# websockets 13.0 may raise these from recv() when TCP ends without a close frame.
+_EOF_QUIRKS: tuple[type[Exception], ...] = (EOFError, AssertionError)
+# Failures of one connection attempt that another attempt may not have.
+_RETRIED: tuple[type[Exception], ...] = (
+    OSError,
+    InvalidHandshake,
+    asyncio.TimeoutError,
+    ConnectionClosed,
+    *_EOF_QUIRKS,
+)
 
 # Error frames after which the server closes the connection and retrying cannot help.
 _FINAL_ERRORS = frozenset({ErrorCode.UNAUTHORIZED.value, ErrorCode.FORBIDDEN.value})
@@ -172,6 +182,10 @@ class BridgeClient:
             except ConnectionClosed as exc:
                 await self._lost(exc)
                 continue
+            except _EOF_QUIRKS as exc:
+                logger.info("thread %r: connection lost (%r); resuming", self.thread_id, exc)
+                await self._disconnect()
+                continue
             message = _decode(data)
             if message.get("type") in CONTROL_FRAME_TYPES:
                 self._control(message)
@@ -230,7 +244,7 @@ class BridgeClient:
         while True:
             try:
                 return await asyncio.wait_for(self._subscribe(), self.open_timeout)
-            except (OSError, InvalidHandshake, asyncio.TimeoutError, ConnectionClosed) as exc:
+            except _RETRIED as exc:
                 await self._disconnect()
                 if isinstance(exc, ConnectionLost):
                     raise

@@ -57,6 +57,9 @@ class _WebSocketTransport:
     async def receive(self) -> str | bytes | None:
         try:
             return await self.connection.recv()
+        except (EOFError, AssertionError):
+            # websockets 13.0 raises these when TCP ends without a close frame.
+            return None
         except ConnectionClosed as exc:
             if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
                 logger.warning(

@@ -96,4 +96,5 @@ async def subscribe(ws: ClientConnection, thread_id: str, **fields: Any) -> dict
 async def closed_code(ws: ClientConnection, timeout: float = TIMEOUT) -> int | None:
     """Wait for the server to close ``ws``; return the close code it sent."""
     await asyncio.wait_for(ws.wait_closed(), timeout)
-    return ws.close_code
+    received = ws.protocol.close_rcvd  # ws.close_code is websockets >= 14.1 only
+    return received.code if received is not None else None

@@ -390,3 +390,23 @@ async def test_junk_from_the_server_is_a_protocol_error(junk: str) -> None:
     async with scripted([ok(), junk]) as (url, _), BridgeClient(url, thread_id="t") as client:
         with pytest.raises(ProtocolError):
             await client.receive(timeout=TIMEOUT)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("quirk", [EOFError, AssertionError])
+async def test_websockets_13_eof_quirks_count_as_a_lost_connection(quirk: type) -> None:
+    async with (
+        running_stack() as stack,
+        BridgeClient(stack.server.url, thread_id="alice-1", token="token-alice") as c,
+    ):
+        await stack.emit("alice-1")
+        assert await receive_seqs(c, 1) == [1]
+        assert c._ws is not None
+
+        async def broken(*args: Any) -> str:
+            raise quirk("stream of frames ended")
+
+        c._ws.recv = broken  # type: ignore[method-assign]
+        await stack.emit("alice-1")
+        assert await receive_seqs(c, 1) == [2]
+        assert c.connects == 2

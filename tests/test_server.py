@@ -286,3 +286,17 @@ async def test_the_server_starts_once_and_reports_its_port() -> None:
         await unstarted.close()  # closing a server that never started is a no-op
         with pytest.raises(RuntimeError, match="not started"):
             _ = unstarted.url
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("quirk", [EOFError, AssertionError])
+async def test_websockets_13_eof_quirks_end_the_session_quietly(quirk: type) -> None:
+    from reference_impl.server import _WebSocketTransport
+
+    class Connection:
+        async def recv(self) -> str:
+            raise quirk("stream of frames ended")
+
+    transport = _WebSocketTransport.__new__(_WebSocketTransport)
+    transport.connection = Connection()  # type: ignore[assignment]
+    assert await transport.receive() is None
