@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import textwrap
 import venv
 import zipfile
 from dataclasses import dataclass
@@ -210,32 +209,6 @@ def test_sdist_carries_tests_examples_and_project_files(dists: Dists) -> None:
 
 # -- the wheel in a fresh venv, used the way a downstream project uses it ------------------------
 
-DOWNSTREAM_FILES = {
-    "pytest.ini": """
-        [pytest]
-        asyncio_mode = strict
-        asyncio_default_fixture_loop_scope = function
-        """,
-    "test_app.py": """
-        import pytest
-
-        from reference_impl import ConnectionManager, ReferenceOrchestrator, create_bridge
-        from reference_impl import generate_run_id
-
-
-        @pytest.mark.asyncio
-        async def test_an_event_with_nobody_connected_is_kept() -> None:
-            bridge = await create_bridge(
-                connection_manager=ConnectionManager(), orchestrator=ReferenceOrchestrator()
-            )
-            run_id = generate_run_id("thread_abc123")
-            receipt = await bridge.notify_agent_started(run_id, "planner")
-            assert (receipt.seq, receipt.delivered) == (1, False)
-            replayed = await bridge.replay("thread_abc123", 0)
-            assert [m["type"] for m in replayed] == ["agent_started"]
-        """,
-}
-
 
 def _runtime_dependencies(dist_name: str) -> list[importlib.metadata.Distribution]:
     """The installed distributions ``dist_name`` needs at run time (no extras), transitively."""
@@ -326,25 +299,63 @@ def fresh_venv(dists: Dists, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return bin_dir
 
 
-@pytest.mark.slow
-def test_installed_wheel_runs_a_downstream_project(fresh_venv: Path, tmp_path: Path) -> None:
-    for name, text in DOWNSTREAM_FILES.items():
-        (tmp_path / name).write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
-    env = _clean_env()
-    done = _run(
-        [fresh_venv / "python", "-m", "pytest", "-p", "no:cacheprovider", "-v"],
-        cwd=tmp_path,
+@pytest.fixture
+def downstream(dists: Dists, tmp_path: Path) -> Path:
+    """``examples/downstream`` (its own bridge, conftest and tests) as the sdist ships it."""
+    with tarfile.open(dists.sdist) as sdist:
+        prefix = sdist.getnames()[0].split("/")[0] + "/examples/downstream/"
+        members = [m for m in sdist.getmembers() if m.name.startswith(prefix) and m.isfile()]
+        assert members, "the sdist has no examples/downstream"
+        for member in members:
+            target = tmp_path / member.name[len(prefix) :]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            source = sdist.extractfile(member)
+            assert source is not None
+            target.write_bytes(source.read())
+    return tmp_path
+
+
+def _pytest_in(
+    bin_dir: Path, project: Path, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [os.fspath(bin_dir / "python"), "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=project,
+        env={**_clean_env(), **env},
+        capture_output=True,
+        text=True,
         timeout=120,
-        env=env,
+        check=False,
     )
-    assert re.search(r"^plugins: .*\bwsbridge-", done.stdout, re.M), done.stdout
-    assert "1 passed" in done.stdout, done.stdout
+
+
+@pytest.mark.slow
+def test_installed_wheel_passes_a_downstream_project_under_strict(
+    fresh_venv: Path, downstream: Path
+) -> None:
+    done = _pytest_in(fresh_venv, downstream, "--wsbridge-strict")
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert re.search(r"^plugins: .*\bwsbridge-", out, re.M), out
+    assert re.search(r"^factory chatapp\.bridge:create_bridge, strict on$", out, re.M), out
+    assert re.search(r"^violations by check: delivery 0, threads 0, fail_fast 0", out, re.M), out
     where = _run(
-        [fresh_venv / "python", "-c", "import reference_impl; print(reference_impl.__file__)"],
-        cwd=tmp_path,
+        [fresh_venv / "python", "-c", "import pytest_wsbridge; print(pytest_wsbridge.__file__)"],
+        cwd=downstream,
         timeout=60,
-        env=env,
+        env=_clean_env(),
     )
     assert Path(where.stdout.strip()).is_relative_to(fresh_venv.parent), where.stdout
-    cli = _run([fresh_venv / "wsbridge", "--help"], cwd=tmp_path, timeout=60, env=env)
+    cli = _run([fresh_venv / "wsbridge", "--help"], cwd=downstream, timeout=60, env=_clean_env())
     assert "usage: wsbridge" in cli.stdout
+
+
+@pytest.mark.slow
+def test_installed_wheel_fails_the_run_id_fallback_under_strict(
+    fresh_venv: Path, downstream: Path
+) -> None:
+    done = _pytest_in(fresh_venv, downstream, "--wsbridge-strict", CHATAPP_BUG="fallback")
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "[threads] run 'run_xyz789' (thread 'thread_abc123')" in out, out
+    assert "the run-id fallback" in out, out
