@@ -34,8 +34,18 @@ RUN_TYPES = [
 ]
 
 
-def _service_for(bridge: Any) -> AgentService:
-    return AgentService(bridge, ReferenceOrchestrator(), TokenAuthenticator(TOKENS))
+@pytest.fixture
+def service(ws_bridge: Any) -> AgentService:
+    """The app's service around the plugin's recorded bridge (no WebSocket hub)."""
+    return AgentService(ws_bridge, ReferenceOrchestrator(), TokenAuthenticator(TOKENS))
+
+
+@pytest_asyncio.fixture
+async def client(service: AgentService) -> AsyncIterator[httpx.AsyncClient]:
+    """The app's test client: httpx over the ASGI app, no socket."""
+    transport = httpx.ASGITransport(app=create_app(service))
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+        yield client
 
 
 async def _start(client: httpx.AsyncClient, thread_id: str, token: str) -> httpx.Response:
@@ -48,13 +58,10 @@ async def _start(client: httpx.AsyncClient, thread_id: str, token: str) -> httpx
 
 @pytest.mark.asyncio
 async def test_a_run_started_over_http_reaches_the_threads_browser(
-    ws_bridge: Any, fake_connection_manager: Any
+    service: AgentService, client: httpx.AsyncClient, fake_connection_manager: Any
 ) -> None:
-    service = _service_for(ws_bridge)
     browser = await fake_connection_manager.connect("thread-1")
-    transport = httpx.ASGITransport(app=create_app(service))
-    async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
-        response = await _start(client, "thread-1", "tok-alice")
+    response = await _start(client, "thread-1", "tok-alice")
     assert response.status_code == 202
     await service.join()
     assert [m["type"] for m in browser.messages] == RUN_TYPES
@@ -63,12 +70,9 @@ async def test_a_run_started_over_http_reaches_the_threads_browser(
 
 @pytest.mark.asyncio
 async def test_a_run_started_before_the_browser_connects_is_replayed(
-    ws_bridge: Any, fake_connection_manager: Any
+    service: AgentService, client: httpx.AsyncClient, fake_connection_manager: Any
 ) -> None:
-    service = _service_for(ws_bridge)
-    transport = httpx.ASGITransport(app=create_app(service))
-    async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
-        assert (await _start(client, "thread-2", "tok-alice")).status_code == 202
+    assert (await _start(client, "thread-2", "tok-alice")).status_code == 202
     await service.join()
     browser = await fake_connection_manager.connect("thread-2", last_seq=0)
     assert [m["seq"] for m in browser.messages] == [1, 2, 3, 4, 5]
@@ -76,14 +80,11 @@ async def test_a_run_started_before_the_browser_connects_is_replayed(
 
 @pytest.mark.asyncio
 async def test_http_refuses_a_bad_token_and_another_users_thread(
-    ws_bridge: Any, fake_connection_manager: Any
+    service: AgentService, client: httpx.AsyncClient, fake_connection_manager: Any
 ) -> None:
-    service = _service_for(ws_bridge)
-    transport = httpx.ASGITransport(app=create_app(service))
-    async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
-        assert (await _start(client, "thread-3", "nope")).status_code == 401
-        assert (await _start(client, "thread-3", "tok-alice")).status_code == 202
-        assert (await _start(client, "thread-3", "tok-bob")).status_code == 403
+    assert (await _start(client, "thread-3", "nope")).status_code == 401
+    assert (await _start(client, "thread-3", "tok-alice")).status_code == 202
+    assert (await _start(client, "thread-3", "tok-bob")).status_code == 403
     await service.join()
     assert fake_connection_manager.send_calls == len(RUN_TYPES)
 
