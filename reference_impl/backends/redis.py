@@ -27,7 +27,8 @@ epoch, so clients that resume with the old one get ``resync_required``.
 Every call is bounded: ``attempts`` tries of at most ``timeout`` seconds each, with
 ``retry_delay`` doubling between them; then :class:`BackendUnavailableError`. An append is
 retried safely: it carries a token, and a retry whose first attempt did reach Redis returns
-the stored event instead of adding it twice.
+the stored event instead of adding it twice (the token is looked for among the thread's 16
+newest entries).
 """
 
 from __future__ import annotations
