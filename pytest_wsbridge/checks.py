@@ -164,7 +164,9 @@ def analyze(ledger: Ledger) -> Analysis:
         if fate.call.run_id is not None:
             by_run[fate.call.run_id].append(fate)
 
-    for send, carried, _ in _assign(((s, s.message) for s in ledger.sends), by_run):
+    by_order = {fate.call.order: fate for fate in fates}
+    sends = ((s, s.message, s.cause) for s in ledger.sends)
+    for send, carried, _ in _assign(sends, by_run, by_order):
         if carried is not None:
             carried.sends.append(send)
 
@@ -173,20 +175,22 @@ def analyze(ledger: Ledger) -> Analysis:
     for delivery in ledger.deliveries:
         streams[delivery.connection].append(delivery)
     for stream in streams.values():
-        _analyze_stream(stream, by_run, analysis, ledger)
+        _analyze_stream(stream, by_run, by_order, analysis, ledger)
     return analysis
 
 
 def _analyze_stream(
     stream: list[DeliveryRecord],
     by_run: Mapping[str, list[Fate]],
+    by_order: Mapping[int, Fate],
     analysis: Analysis,
     ledger: Ledger,
 ) -> None:
     label = ledger.label(stream[0].connection)
     highest: dict[str, Fate] = {}
     received: dict[str, list[Fate]] = defaultdict(list)
-    for delivery, fate, repeat in _assign(((d, d.message) for d in stream), by_run):
+    items = ((d, d.message, d.cause) for d in stream)
+    for delivery, fate, repeat in _assign(items, by_run, by_order):
         if fate is None:
             continue
         if delivery.thread_id == fate.thread_id:
@@ -247,11 +251,15 @@ def _as_events(fates: Iterable[Fate]) -> list[dict[str, Any]]:
 
 
 def _assign(
-    items: Iterable[tuple[Any, Mapping[str, Any] | None]], by_run: Mapping[str, list[Fate]]
+    items: Iterable[tuple[Any, Mapping[str, Any] | None, int | None]],
+    by_run: Mapping[str, list[Fate]],
+    by_order: Mapping[int, Fate],
 ) -> Iterator[tuple[Any, Fate | None, str | None]]:
     """Yield ``(item, fate, repeat)``: which emission each message carried, in one stream.
 
-    Messages match an emission of their ``run_id`` with the same ``type``: the first one not
+    A message sent or taken during a notify call (``cause``) carried that call's event, unless
+    its ``type`` says otherwise. Other messages (replays, sends from elsewhere) match an
+    emission of their ``run_id`` with the same ``type``: the first one not
     yet matched in this stream when the message shows all of its arguments, else, near it,
     the one whose arguments show up most (the first unmatched among equals). ``repeat`` says
     why a message is a second copy (same ``seq`` again, or more copies than emissions).
@@ -263,14 +271,25 @@ def _assign(
     first_unused: dict[tuple[str, object], int] = defaultdict(int)
     used: set[int] = set()
     by_seq: dict[object, Fate] = {}
-    for item, message in items:
+    for item, message, cause in items:
+        caused = by_order.get(cause) if cause is not None else None
+        expected = caused.call.event_type if caused is not None else None
+        if message is not None and message.get("type", expected) != expected:
+            caused = None  # sent during the call, but another message (a status, say)
         if message is None:
-            yield item, None, None
+            yield item, caused, None
             continue
         seq = message.get("seq")
         seq_key = (message.get("run_id"), message.get("type"), seq)
         if isinstance(seq, int) and seq_key in by_seq:
             yield item, by_seq[seq_key], f" (seq {seq} again)"
+            continue
+        if caused is not None:
+            fresh = caused.call.order not in used
+            used.add(caused.call.order)
+            if isinstance(seq, int):
+                by_seq[seq_key] = caused
+            yield item, caused, None if fresh else " (more copies than emissions)"
             continue
         kind = (str(message.get("run_id")), message.get("type"))
         candidates = by_kind.get(kind, [])

@@ -38,9 +38,11 @@ Outcome = Literal["pending", "returned", "raised"]
 ThreadSource = Literal["register_run", "run-id format"]
 
 _NOTIFY_PREFIX = "notify_"
-_INSIDE_CALL: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "wsbridge_inside_bridge_call", default=False
+_CURRENT_CALL: contextvars.ContextVar[CallRecord | None] = contextvars.ContextVar(
+    "wsbridge_current_bridge_call", default=None
 )
+"""The recorded call running in this context: sends and deliveries made meanwhile (also from
+tasks it started) are attributed to it, whatever their messages look like."""
 
 
 def event_type_of(method: str) -> str | None:
@@ -94,6 +96,8 @@ class SendRecord:
     thread_id: str
     message: dict[str, Any] | None
     at: float
+    cause: int | None = None
+    """``order`` of the notify call during which it was made (``None``: outside any)."""
     outcome: Outcome = "pending"
     result: Any = None
     error: BaseException | None = None
@@ -121,6 +125,8 @@ class DeliveryRecord:
     connection: int
     resumed_from: int | None
     at: float
+    cause: int | None = None
+    """``order`` of the notify call during which it was taken (``None``: outside any)."""
 
 
 @dataclass
@@ -207,7 +213,7 @@ class Ledger:
                 decoded: dict[str, Any] | None = normalize_message(message)
             except (TypeError, ValueError):
                 decoded = None
-            record = SendRecord(self._next(), str(thread_id), decoded, self._now())
+            record = SendRecord(self._next(), str(thread_id), decoded, self._now(), cause=_cause())
             self.sends.append(record)
             try:
                 result = await send(thread_id, message, *args, **kwargs)
@@ -236,7 +242,9 @@ class Ledger:
             resumed = "" if resumed_from is None else f", resumed from seq {resumed_from}"
             self.connection_labels[key] = f"connection #{key} of {thread_id!r}{resumed}"
         self.deliveries.append(
-            DeliveryRecord(self._next(), thread_id, message, key, resumed_from, self._now())
+            DeliveryRecord(
+                self._next(), thread_id, message, key, resumed_from, self._now(), _cause()
+            )
         )
         self._changed()
 
@@ -255,17 +263,17 @@ class Ledger:
 
         @functools.wraps(method)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if _INSIDE_CALL.get():
+            if _CURRENT_CALL.get() is not None:
                 return method(*args, **kwargs)  # the bridge calling itself: recorded once
             record = self._start_call(name, _bind(signature, args, kwargs))
-            token = _INSIDE_CALL.set(True)
+            token = _CURRENT_CALL.set(record)
             try:
                 result = method(*args, **kwargs)
             except BaseException as exc:
                 self._finish(record, error=exc)
                 raise
             finally:
-                _INSIDE_CALL.reset(token)
+                _CURRENT_CALL.reset(token)
             if inspect.isawaitable(result):
                 return self._await(record, result)
             self._finish(record, result=result)
@@ -275,14 +283,14 @@ class Ledger:
         return wrapper
 
     async def _await(self, record: CallRecord, awaitable: Awaitable[Any]) -> Any:
-        token = _INSIDE_CALL.set(True)
+        token = _CURRENT_CALL.set(record)
         try:
             result = await awaitable
         except BaseException as exc:
             self._finish(record, error=exc)
             raise
         finally:
-            _INSIDE_CALL.reset(token)
+            _CURRENT_CALL.reset(token)
         self._finish(record, result=result)
         return result
 
@@ -352,6 +360,11 @@ class AwaitableResult(Generic[T]):
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.value, name)
+
+
+def _cause() -> int | None:
+    current = _CURRENT_CALL.get()
+    return None if current is None else current.order
 
 
 def _bind(

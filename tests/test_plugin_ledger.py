@@ -230,3 +230,36 @@ async def test_a_bridge_that_sends_twice_delivers_twice(with_seq: bool, why: str
     await bridge.notify_agent_thinking(generate_run_id("t"), "a", "once")
     [violation] = check_delivery(ledger)
     assert violation.events[0].what == f"delivered twice: connection #1 of 't' got it twice {why}"
+
+
+@pytest.mark.asyncio
+async def test_sends_during_a_call_are_attributed_to_it_whatever_the_message() -> None:
+    ledger = Ledger()
+    manager = FakeConnectionManager(
+        on_delivery=lambda d: ledger.record_delivery(
+            d.thread_id, d.message, connection=d.connection
+        )
+    )
+    ledger.watch_sends(manager)
+
+    class Terse:
+        """Sends bare payloads (no run_id, no type) and falls back to the run id."""
+
+        async def register_run(self, run_id: str, thread_id: str) -> None:
+            pass
+
+        async def notify_agent_thinking(self, run_id: str, agent_name: str, text: str) -> None:
+            await manager.send_to_thread("status", {"type": "status", "busy": True})
+            await manager.send_to_thread(run_id, {"text": text})
+
+    bridge = Terse()
+    ledger.instrument(bridge)
+    await manager.connect("status")
+    await bridge.register_run("run_xyz789", "thread_abc123")
+    await bridge.notify_agent_thinking("run_xyz789", "planner", "hmm")
+    [fate] = analyze(ledger).fates
+    assert [s.thread_id for s in fate.sends] == ["run_xyz789"]  # not the status message
+    [violation] = check_threads(ledger)
+    assert "sent to thread 'run_xyz789' (the run id itself: the run-id fallback)" in (
+        violation.events[0].what
+    )
