@@ -10,7 +10,6 @@ violations.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from typing import Any
 from .checks import FailFastOutcome
 from .factory import Factory, call_factory, close_bridge
 from .fakes import FakeConnectionManager, HangingOrchestrator, UnhealthyOrchestrator
+from .worker import run_in_worker
 
 __all__ = ["CASES", "grace", "probe_factory"]
 
@@ -76,19 +76,13 @@ def _probe(
             if isinstance(orchestrator, HangingOrchestrator):
                 orchestrator.release()
 
-    def run() -> None:
-        try:
-            asyncio.run(attempt())
-        except BaseException as exc:  # a loop-level failure is still the factory's doing
-            box.setdefault("raised", exc)
-
     started = time.monotonic()
-    worker = threading.Thread(target=run, name=f"wsbridge-fail-fast: {case}", daemon=True)
-    worker.start()
-    worker.join(limit + 1.0)
+    finished = run_in_worker(attempt, join_timeout=limit + 1.0, name=f"wsbridge-fail-fast: {case}")
     elapsed = time.monotonic() - started
-    if worker.is_alive():
+    if finished is None:
         return FailFastOutcome(case, "hung", "it blocked its thread (a synchronous wait)", elapsed)
+    if finished.error is not None:  # a loop-level failure is still the factory's doing
+        box.setdefault("raised", finished.error)
     if "hung" in box:
         return FailFastOutcome(case, "hung", box["hung"], elapsed)
     if "returned" in box:

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import time
-import warnings
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
 from ..factory import Factory
 from ..factory import factory_name as _name_of
+from ..worker import run_in_worker
 from .harness import CaseContext, CaseError, CaseOptions
 from .model import Case, CaseResult, Outcome, SuiteResult
 
@@ -45,28 +44,21 @@ def run_case(
     """Run one case against a fresh bridge from ``factory``; never raises, never hangs."""
     options = options or CaseOptions()
     limit = case_limit(case, options)
-    box: dict[str, Outcome] = {}
-
-    def work() -> None:
-        try:
-            box["outcome"] = asyncio.run(_bounded(case, factory, options, limit, seen_bridge))
-        except BaseException as exc:  # the loop itself broke: still a verdict, not a crash
-            box["outcome"] = Outcome.failed(f"the case's event loop failed: {exc!r}")
-
     started = time.perf_counter()
-    worker = threading.Thread(target=work, name=f"wsbridge-{case.id}", daemon=True)
-    with warnings.catch_warnings():
-        # A bridge that calls an orchestrator method without awaiting it leaves a coroutine
-        # nobody awaits; its warning must not surface in whatever test runs next.
-        warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
-        worker.start()
-        worker.join(limit + _THREAD_GRACE)
-    outcome = box.get("outcome")
-    if outcome is None:
+    finished = run_in_worker(
+        lambda: _bounded(case, factory, options, limit, seen_bridge),
+        join_timeout=limit + _THREAD_GRACE,
+        name=f"wsbridge-{case.id}",
+    )
+    if finished is None:
         outcome = Outcome.failed(
             f"did not finish within {limit + _THREAD_GRACE:g}s: the bridge blocked its event "
             "loop (a synchronous call that never returns?); its worker thread was abandoned"
         )
+    elif finished.value is None:
+        outcome = Outcome.failed(f"the case's event loop failed: {finished.error!r}")
+    else:
+        outcome = finished.value
     return CaseResult(
         id=case.id,
         family=case.family.name,
