@@ -158,7 +158,9 @@ async def test_redis_restart_means_resync_for_lost_history_and_delivery_continue
     await client.wait_for(1)
 
     own_redis_server.restart()  # every key is gone
-    await fanout_of(bridge_b).wait_subscribed(2)  # node B resubscribed by itself
+    await asyncio.wait_for(
+        fanout_of(bridge_b).wait_subscribed(2), 10
+    )  # node B resubscribed by itself
 
     after = await bridge_a.notify_custom(run_id, "agent", {"n": 1})
     assert after.seq == 1
@@ -192,7 +194,7 @@ async def test_redis_down_makes_notify_raise_within_the_bound_and_nothing_is_del
     assert seqs(local.messages) == seqs(remote.messages) == [1]
 
     own_redis_server.start()
-    await fanout_of(bridge_b).wait_subscribed(2)
+    await asyncio.wait_for(fanout_of(bridge_b).wait_subscribed(2), 10)
     receipt = await bridge_a.notify_custom(run_id, "agent", {"n": 2})
     assert receipt.delivered
     assert (await remote.wait_for(2))[1]["seq"] == receipt.seq
@@ -230,7 +232,7 @@ async def test_a_node_reads_what_it_missed_while_resubscribing(
     redis = fanout_b.backend.redis
     await redis.client_kill_filter(_type="pubsub")  # every subscriber connection drops
     await bridge_a.notify_custom(run_id, "agent", {"n": 1})  # published to nobody on B
-    await fanout_b.wait_subscribed(2)
+    await asyncio.wait_for(fanout_b.wait_subscribed(2), 10)
     got = await client.wait_for(2)
     assert [(m["seq"], m["payload"]["n"]) for m in got] == [(1, 0), (2, 1)]
 
@@ -248,3 +250,34 @@ async def test_a_fanout_that_cannot_subscribe_says_so() -> None:
     finally:
         await fanout.close()
         await backend.close()
+
+
+@pytest.mark.asyncio
+async def test_a_failing_connection_manager_does_not_stop_the_fanout(
+    redis_server: RedisServer, make_node: NodeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (bridge_a, _), (bridge_b, manager_b) = [await make_node(redis_server.url) for _ in "ab"]
+    fanout_b = fanout_of(bridge_b)
+    client = await manager_b.connect("t_faulty")
+    run_id = generate_run_id("t_faulty")
+    await bridge_a.notify_custom(run_id, "agent", {"n": 0})
+    await client.wait_for(1)
+
+    real_catch_up = fanout_b._catch_up
+    failures: list[str] = []
+
+    async def fails_once() -> None:
+        if not failures:
+            failures.append("catch-up")
+            raise RuntimeError("a connection manager bug")
+        await real_catch_up()
+
+    monkeypatch.setattr(fanout_b, "_catch_up", fails_once)
+    await fanout_b.backend.redis.client_kill_filter(_type="pubsub")
+    await asyncio.wait_for(
+        fanout_b.wait_subscribed(3), 10
+    )  # resubscribed, failed, resubscribed again
+    assert failures == ["catch-up"]
+    await bridge_a.notify_custom(run_id, "agent", {"n": 1})
+    got = await client.wait_for(2)
+    assert [m["payload"]["n"] for m in got] == [0, 1]

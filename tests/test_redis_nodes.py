@@ -128,8 +128,8 @@ async def test_redis_restart_mid_run_asks_for_resync_then_delivery_continues(
             old = await client.receive()
 
             own_redis_server.restart()  # the history is lost
-            await a.fanout.wait_subscribed(2)
-            await b.fanout.wait_subscribed(2)
+            await asyncio.wait_for(a.fanout.wait_subscribed(2), 10)
+            await asyncio.wait_for(b.fanout.wait_subscribed(2), 10)
 
             assert await a.emit(run_id, 1) == 1  # a new epoch starts at seq 1
             with pytest.raises(ResyncRequired) as info:

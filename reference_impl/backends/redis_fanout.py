@@ -221,6 +221,9 @@ class RedisFanout:
                     await self._on_wakeup(item)
             except (RedisError, OSError, asyncio.TimeoutError, BackendUnavailableError) as exc:
                 logger.warning("wake-up subscription lost (%r); reconnecting", exc)
+            except Exception:
+                # Whatever broke (a connection manager, say), this node keeps its fan-out.
+                logger.exception("wake-up subscriber failed; resubscribing")
             finally:
                 self._subscribed.clear()
                 with contextlib.suppress(Exception):
