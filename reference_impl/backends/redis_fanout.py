@@ -208,14 +208,14 @@ class RedisFanout:
     # -- the subscriber ---------------------------------------------------------------------
 
     async def _run(self) -> None:
-        delay = self.reconnect_delay
+        failures = 0
         while True:
             client = self.backend.client(pubsub=True)
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.backend.channel)
                 await self._now_subscribed()
-                delay = self.reconnect_delay
+                failures = 0
                 await self._catch_up()
                 async for item in pubsub.listen():
                     await self._on_wakeup(item)
@@ -230,8 +230,8 @@ class RedisFanout:
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
                 with contextlib.suppress(Exception):
                     await client.aclose()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.max_reconnect_delay)
+            await asyncio.sleep(min(self.reconnect_delay * 2**failures, self.max_reconnect_delay))
+            failures += 1
 
     async def _on_wakeup(self, item: dict[str, Any]) -> None:
         if item.get("type") != "message":
