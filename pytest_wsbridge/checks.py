@@ -157,7 +157,19 @@ class Analysis:
 
 
 def analyze(ledger: Ledger) -> Analysis:
-    """Match every send and delivery in ``ledger`` to the emission it carried."""
+    """Match every send and delivery in ``ledger`` to the emission it carried.
+
+    The result is kept until the ledger changes (waiting and judging ask for it often).
+    """
+    version, cached = ledger.memo.get("analysis", (-1, None))
+    if version == ledger.version and isinstance(cached, Analysis):
+        return cached
+    analysis = _analyze(ledger)
+    ledger.memo["analysis"] = (ledger.version, analysis)
+    return analysis
+
+
+def _analyze(ledger: Ledger) -> Analysis:
     fates = [Fate(call, *ledger.true_thread(call.run_id)) for call in ledger.emissions()]
     by_run: dict[str, list[Fate]] = defaultdict(list)
     for fate in fates:

@@ -20,7 +20,7 @@ from .factory import Factory, call_factory, close_bridge
 from .fakes import FakeConnectionManager, HangingOrchestrator, UnhealthyOrchestrator
 from .worker import run_in_worker
 
-__all__ = ["CASES", "grace", "probe_factory"]
+__all__ = ["CASES", "PROBE_TIMEOUT", "grace", "probe_factory"]
 
 CASES: tuple[tuple[str, Callable[[], object]], ...] = (
     ("orchestrator=None", lambda: None),
@@ -28,6 +28,11 @@ CASES: tuple[tuple[str, Callable[[], object]], ...] = (
     ("a hanging orchestrator (no method ever returns)", HangingOrchestrator),
 )
 """``(case, make orchestrator)`` for each probe, in report order."""
+
+
+PROBE_TIMEOUT = 0.5
+"""The ``init_timeout`` handed to a factory that declares one: the verdict still allows the
+configured init timeout, but a factory that honours what it is given answers sooner."""
 
 
 def grace(init_timeout: float) -> float:
@@ -61,7 +66,7 @@ def _probe(
                     factory,
                     connection_manager=FakeConnectionManager(),
                     orchestrator=orchestrator,
-                    init_timeout=init_timeout,
+                    init_timeout=min(PROBE_TIMEOUT, init_timeout),
                 ),
                 limit,
             )

@@ -14,6 +14,7 @@ import contextvars
 import functools
 import inspect
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
@@ -142,10 +143,13 @@ class Ledger:
     """``thread_id -> what happened`` for each late subscriber the delivery check opened."""
     replay_available: bool = True
     listeners: list[Callable[[], None]] = field(default_factory=list)
+    memo: dict[str, tuple[int, Any]] = field(default_factory=dict, repr=False, compare=False)
+    """Results computed from the ledger, keyed by name, with the :attr:`version` they saw."""
 
     def __post_init__(self) -> None:
         self._start = self.clock()
         self._order = 0
+        self._version = 0
         self._run_counts: dict[str, int] = {}
         self._connection_ids: dict[int, int] = {}
         self._registered: dict[str, str] = {}
@@ -170,6 +174,11 @@ class Ledger:
         parsed = thread_id_from_run_id(run_id)
         return (parsed, "run-id format") if parsed is not None else (None, None)
 
+    @property
+    def version(self) -> int:
+        """Changes whenever anything is recorded or updated."""
+        return self._version
+
     def pending(self) -> int:
         """How many recorded calls and sends have not finished yet."""
         return sum(c.outcome == "pending" for c in self.calls) + sum(
@@ -188,8 +197,9 @@ class Ledger:
         Wrapped methods behave as before and stay awaitable: an async method returns an
         awaitable, a sync one is called at once and returns an :class:`AwaitableResult`.
         """
-        names = [n for n in dir(bridge) if n.startswith(_NOTIFY_PREFIX) or n == "register_run"]
-        for name in names:
+        names = set(_method_names(type(bridge)))
+        names.update(n for n in getattr(bridge, "__dict__", {}) if _recorded(n))
+        for name in sorted(names):
             method = getattr(bridge, name, None)
             if not callable(method) or getattr(method, "__wsbridge_ledger__", None) is self:
                 continue
@@ -252,14 +262,12 @@ class Ledger:
         """Give ``connection`` a readable name in reports (for example "late subscriber")."""
         key = self._connection_ids.setdefault(id(connection), len(self._connection_ids) + 1)
         self.connection_labels[key] = label
+        self._version += 1
 
     # -- internals ----------------------------------------------------------------------------
 
     def _wrap(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
-        try:
-            signature: inspect.Signature | None = inspect.signature(method)
-        except (TypeError, ValueError):
-            signature = None
+        signature = _signature(method)
 
         @functools.wraps(method)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -318,12 +326,14 @@ class Ledger:
 
     def _next(self) -> int:
         self._order += 1
+        self._version += 1
         return self._order
 
     def _now(self) -> float:
         return self.clock() - self._start
 
     def _changed(self) -> None:
+        self._version += 1
         for listener in list(self.listeners):
             listener()
 
@@ -360,6 +370,38 @@ class AwaitableResult(Generic[T]):
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.value, name)
+
+
+def _recorded(name: str) -> bool:
+    return name.startswith(_NOTIFY_PREFIX) or name == "register_run"
+
+
+_NAMES: weakref.WeakKeyDictionary[type, tuple[str, ...]] = weakref.WeakKeyDictionary()
+
+
+def _method_names(cls: type) -> tuple[str, ...]:
+    """The recorded method names a class offers, computed once per class."""
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(name for name in dir(cls) if _recorded(name))
+    return names
+
+
+_SIGNATURES: weakref.WeakKeyDictionary[Any, inspect.Signature | None] = weakref.WeakKeyDictionary()
+
+
+def _signature(method: Callable[..., Any]) -> inspect.Signature | None:
+    """The (bound) signature, computed once per underlying function."""
+    function = getattr(method, "__func__", None)
+    if function is not None and function in _SIGNATURES:
+        return _SIGNATURES[function]
+    try:
+        signature: inspect.Signature | None = inspect.signature(method)
+    except (TypeError, ValueError):
+        signature = None
+    if function is not None:
+        _SIGNATURES[function] = signature
+    return signature
 
 
 def _cause() -> int | None:
