@@ -179,6 +179,8 @@ class ThreadSubscriber:
             return False
         try:
             event = as_message_dict(message)
+            if self.gate.take_next(event):
+                return self.session.send_live(event)
             step = self.gate.push(event)
         except TypeError as exc:
             logger.error("thread %r: %s", self.thread_id, exc)
@@ -439,7 +441,7 @@ class Session:
         resubscribes where the log now stands.
         """
         for message in step.deliver:
-            if not self._enqueue_live(self.hub.encode(message)):
+            if not self.send_live(message):
                 return False
         if step.resync:
             epoch, head = subscriber.gate.epoch or "", subscriber.gate.last_seq or 0
@@ -453,6 +455,10 @@ class Session:
         elif step.fetch_after is not None:
             self._spawn(self._fill_gap(subscriber, step))
         return True
+
+    def send_live(self, message: Message) -> bool:
+        """Send (or queue) one live event; ``False`` if this session cannot take it."""
+        return self._enqueue_live(self.hub.encode(message))
 
     def send_frame(self, frame: BaseModel) -> None:
         """Queue a control frame (not subject to the live-event bound)."""

@@ -103,6 +103,22 @@ class SeqGate:
         self._hold(seq, message)
         return Step(fetch_after=self.last_seq)
 
+    def take_next(self, message: Message) -> bool:
+        """Accept ``message`` if it is exactly the next seq of this gate's epoch; say so.
+
+        The steady-state case of :meth:`push` without building a :class:`Step`: when it
+        returns ``True`` the caller sends ``message``; when ``False`` nothing changed and the
+        caller uses :meth:`push`.
+        """
+        last_seq = self.last_seq
+        if self._holding or last_seq is None or self.epoch is None:
+            return False
+        seq = message.get("seq")
+        if type(seq) is not int or seq != last_seq + 1 or message.get("epoch") != self.epoch:
+            return False
+        self.last_seq = seq
+        return True
+
     def fill(self, history: Iterable[Message], *, head_seq: int | None = None) -> Step:
         """Merge events read from the log after :attr:`last_seq` and release what is held.
 
