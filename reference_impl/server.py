@@ -8,6 +8,7 @@ itself lives in :mod:`reference_impl.session` and :mod:`reference_impl.protocol`
 from __future__ import annotations
 
 import logging
+import sys
 from types import TracebackType
 from typing import Any
 
@@ -29,6 +30,11 @@ logger = logging.getLogger("reference_impl.server")
 class _WebSocketTransport:
     """:class:`~reference_impl.session.Transport` over a websockets connection."""
 
+    #: Whether :meth:`send_now` writes at all: websockets reports a failed synchronous write only
+    #: with ``broadcast(raise_exceptions=True)``, which needs Python 3.11 (``ExceptionGroup``);
+    #: on 3.10 every frame takes the awaited :meth:`send_text`.
+    fast_writes = sys.version_info >= (3, 11)
+
     def __init__(self, connection: ServerConnection) -> None:
         self.connection = connection
         self._high_water = connection.transport.get_write_buffer_limits()[1]
@@ -44,7 +50,8 @@ class _WebSocketTransport:
         """
         connection = self.connection
         if (
-            connection.state is not State.OPEN
+            not self.fast_writes
+            or connection.state is not State.OPEN
             or connection.transport.get_write_buffer_size() >= self._high_water
         ):
             return False

@@ -49,7 +49,10 @@ async def test_a_burst_beyond_the_write_buffer_arrives_complete_and_in_order(
         seqs = [(await recv(ws))["seq"] for _ in range(count)]
         assert seqs == list(range(1, count + 1))
         assert stack.bridge.metrics.dropped_slow_clients == 0
-    assert calls["now"] > 0, calls
+    if transport.fast_writes:
+        assert calls["now"] > 0, calls
+    else:  # Python 3.10: websockets cannot report a failed synchronous write
+        assert calls["now"] == 0, calls
     assert calls["refused"] > 0, calls
     assert calls["awaited"] > 0, calls
 
