@@ -5,7 +5,7 @@ Start with :func:`create_bridge`; see the README for the server, client and back
 
 from __future__ import annotations
 
-from .adapter import AgentBase, BridgeNotSetError, WebSocketBridgeAdapter
+from .adapter import AgentBase, WebSocketBridgeAdapter
 from .backends import Backend, MemoryBackend
 from .bridge import AgentWebSocketBridge, DeliveryReceipt, create_bridge
 from .connections import Connection, ConnectionManager, LocalConnection
@@ -13,6 +13,7 @@ from .eventlog import EventLog, LogHead
 from .events import EventDraft, EventMessage, EventType
 from .exceptions import (
     BackendUnavailableError,
+    BridgeNotSetError,
     InvalidEventError,
     InvalidResumePoint,
     LifecycleError,

@@ -9,13 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from .exceptions import WsBridgeError
+from .exceptions import BridgeNotSetError
 
 __all__ = ["AgentBase", "BridgeNotSetError", "NotifyingBridge", "WebSocketBridgeAdapter"]
-
-
-class BridgeNotSetError(WsBridgeError, RuntimeError):
-    """Raised by an ``emit_*`` call made before ``set_websocket_bridge``."""
 
 
 class NotifyingBridge(Protocol):

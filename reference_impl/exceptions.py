@@ -12,17 +12,20 @@ The tree, and whose fault each branch is (the h11 habit)::
     ├── ResyncRequired             the log cannot serve a resume: trimmed, expired, epoch changed
     ├── InvalidResumePoint         a resume point ``last_seq`` beyond the log's head (peer)
     ├── BackendUnavailableError    the storage backend (Redis) failed after bounded retries
-    └── ProtocolError              a malformed or unexpected frame from a WebSocket peer
+    ├── ProtocolError              a malformed or unexpected frame from a WebSocket peer
+    └── BridgeNotSetError          an agent emitted before ``set_websocket_bridge`` (caller)
 
 ``InvalidEventError``, ``RegistryConflictError`` and ``InvalidResumePoint`` also derive from
-:class:`ValueError`, and ``ThreadResolutionError`` from :class:`LookupError`, so code that
-catches the built-in categories keeps working.
+:class:`ValueError`, ``ThreadResolutionError`` from :class:`LookupError` and
+``BridgeNotSetError`` from :class:`RuntimeError`, so code that catches the built-in categories
+keeps working.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "BackendUnavailableError",
+    "BridgeNotSetError",
     "InvalidEventError",
     "InvalidResumePoint",
     "LifecycleError",
@@ -124,3 +127,10 @@ class ProtocolError(WsBridgeError):
     def __init__(self, code: str, message: str) -> None:
         self.code = code
         super().__init__(message)
+
+
+class BridgeNotSetError(WsBridgeError, RuntimeError):
+    """Raised by an agent's ``emit_*`` call made before ``set_websocket_bridge``.
+
+    The "graceful" silent no-op of older adapters lost those events; this says so instead.
+    """
