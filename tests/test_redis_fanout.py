@@ -97,9 +97,44 @@ async def test_concurrent_emits_on_two_nodes_reach_every_client_once_in_order(
 
     receipts = await asyncio.gather(emit(nodes[0][0], run_a), emit(nodes[1][0], run_b))
     for client in clients:
-        assert seqs(await client.wait_for(30)) == list(range(1, 31))
+        assert seqs(await client.wait_for(30, timeout=30)) == list(range(1, 31))
     # Every event was taken by a connection on its own node, and the receipt says so.
     assert receipts == [[True] * 15, [True] * 15]
+
+
+@pytest.mark.asyncio
+async def test_a_direct_send_into_a_fresh_gate_does_not_overtake_an_earlier_remote_event(
+    redis_server: RedisServer, make_node: NodeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (bridge_a, _), (bridge_b, manager_b) = [await make_node(redis_server.url) for _ in "ab"]
+    fanout_b = fanout_of(bridge_b)
+    real, real_send = fanout_b._on_wakeup, fanout_b.send_to_thread
+    held: list[dict[str, Any]] = []
+    direct_send_started = asyncio.Event()
+
+    async def send(thread_id: str, message: dict[str, Any]) -> bool:
+        direct_send_started.set()
+        return await real_send(thread_id, message)
+
+    async def late(item: dict[str, Any]) -> None:
+        # Node A's wake-up for seq 1 is still in flight when node B stores seq 2 and sends it.
+        if item.get("type") == "message" and '"s":1' in item["data"] and not held:
+            held.append(item)
+            return
+        if held and '"s":2' in item["data"]:
+            await asyncio.wait_for(direct_send_started.wait(), 30)
+            await real(held[0])
+        await real(item)
+
+    monkeypatch.setattr(fanout_b, "send_to_thread", send)
+    monkeypatch.setattr(fanout_b, "_on_wakeup", late)
+    client = await manager_b.connect("t_late")
+    run_id = generate_run_id("t_late")
+    assert not await bridge_a.notify_custom(run_id, "agent", {"n": 0})
+    receipt = await bridge_b.notify_custom(run_id, "agent", {"n": 1})
+    assert seqs(await client.wait_for(2, timeout=30)) == [1, 2]
+    assert held
+    assert receipt.delivered
 
 
 @pytest.mark.asyncio

@@ -15,8 +15,11 @@ per-thread lock, so local connections get each event once and in seq order:
   events are passed on as they are: each subscription's own gate in the server sees the gap
   or the epoch change and answers ``resync_required`` — the fan-out never hides a gap.
 
-The gate of a thread starts at the first event seen while the thread has local connections;
-what came before is the subscription's replay, which the server serves from the log.
+The gate of a thread starts at the first wake-up seen while the thread has local connections;
+what came before is the subscription's replay, which the server serves from the log. Wake-ups
+arrive in the order Redis stored the events, direct sends do not: a direct send into a fresh
+gate waits (up to the backend's ``max_wait``) for the subscriber to anchor the gate, else it
+could anchor past another node's earlier event whose wake-up is still in flight and drop it.
 """
 
 from __future__ import annotations
@@ -45,12 +48,14 @@ _RESULTS_KEPT = 1024
 
 
 class _ThreadState:
-    __slots__ = ("gate", "lock", "results")
+    __slots__ = ("anchored", "gate", "lock", "results")
 
     def __init__(self) -> None:
         self.gate = SeqGate()
         self.lock = asyncio.Lock()
         self.results: OrderedDict[int, bool] = OrderedDict()
+        # Set once the gate has a last seq (or the state is forgotten): releases direct sends.
+        self.anchored = asyncio.Event()
 
     def record(self, message: Message, taken: bool) -> None:
         seq = message.get("seq")
@@ -129,8 +134,13 @@ class RedisFanout:
     async def send_to_thread(self, thread_id: str, message: Message) -> bool:
         """Deliver an event stored by this node; ``True`` if a local connection took it."""
         if not self._has_local(thread_id):
-            self._threads.pop(thread_id, None)
+            self._forget(thread_id)
             return bool(await self.local.send_to_thread(thread_id, message))
+        state = self._state(thread_id)
+        if state.gate.last_seq is None and self.connected and isinstance(message.get("seq"), int):
+            # See the module docstring: the subscriber anchors a fresh gate, in Redis order.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(state.anchored.wait(), self.backend.max_wait)
         return await self._offer(thread_id, message)
 
     # -- the gate ---------------------------------------------------------------------------
@@ -139,12 +149,17 @@ class RedisFanout:
         connections_for_thread = getattr(self.local, "connections_for_thread", None)
         return connections_for_thread is None or bool(connections_for_thread(thread_id))
 
+    def _forget(self, thread_id: str) -> None:
+        state = self._threads.pop(thread_id, None)
+        if state is not None:
+            state.anchored.set()
+
     def _state(self, thread_id: str) -> _ThreadState:
         state = self._threads.get(thread_id)
         if state is None:
             state = self._threads[thread_id] = _ThreadState()
             while len(self._threads) > self.max_threads:
-                self._threads.popitem(last=False)
+                self._threads.popitem(last=False)[1].anchored.set()
         else:
             self._threads.move_to_end(thread_id)
         return state
@@ -160,6 +175,8 @@ class RedisFanout:
                 state.results.clear()
                 step = state.gate.push(message)
             await self._complete(thread_id, state, step, message)
+            if state.gate.last_seq is not None:
+                state.anchored.set()
         seq = message.get("seq")
         return state.results.get(seq, False) if isinstance(seq, int) else False
 
@@ -191,7 +208,7 @@ class RedisFanout:
         for thread_id in list(self._threads):
             state = self._threads.get(thread_id)
             if state is None or not self._has_local(thread_id):
-                self._threads.pop(thread_id, None)
+                self._forget(thread_id)
                 continue
             async with state.lock:
                 gate = state.gate
@@ -242,7 +259,7 @@ class RedisFanout:
             logger.warning("ignoring a foreign message on %r", self.backend.channel)
             return
         if not self._has_local(wakeup.thread_id):
-            self._threads.pop(wakeup.thread_id, None)
+            self._forget(wakeup.thread_id)
             return
         try:
             await self._offer(wakeup.thread_id, wakeup.message.to_dict())
