@@ -30,6 +30,9 @@ from reference_impl.backends.redis_fanout import RedisFanout
 
 pytestmark = pytest.mark.redis
 
+# Bounds every wait for messages crossing nodes through Redis; a good run never waits it out.
+WAIT = 30.0
+
 Node = tuple[AgentWebSocketBridge, FakeConnectionManager]
 NodeFactory = Callable[..., Awaitable[Node]]
 
@@ -73,7 +76,7 @@ async def test_an_event_emitted_on_one_node_reaches_a_client_on_another_in_order
     for step in range(1, 4):
         receipts.append(await bridge_a.notify_agent_thinking(run_id, "planner", f"s{step}"))
     receipts.append(await bridge_a.notify_agent_completed(run_id, "planner"))
-    got = await client_b.wait_for(5)
+    got = await client_b.wait_for(5, timeout=WAIT)
     assert seqs(got) == [1, 2, 3, 4, 5]
     assert [m["type"] for m in got][::4] == ["agent_started", "agent_completed"]
     # Node A has no connection of the thread: its receipts say so (stored, buffered here).
@@ -97,7 +100,7 @@ async def test_concurrent_emits_on_two_nodes_reach_every_client_once_in_order(
 
     receipts = await asyncio.gather(emit(nodes[0][0], run_a), emit(nodes[1][0], run_b))
     for client in clients:
-        assert seqs(await client.wait_for(30, timeout=30)) == list(range(1, 31))
+        assert seqs(await client.wait_for(30, timeout=WAIT)) == list(range(1, 31))
     # Every event was taken by a connection on its own node, and the receipt says so.
     assert receipts == [[True] * 15, [True] * 15]
 
@@ -122,7 +125,7 @@ async def test_a_direct_send_into_a_fresh_gate_does_not_overtake_an_earlier_remo
             held.append(item)
             return
         if held and '"s":2' in item["data"]:
-            await asyncio.wait_for(direct_send_started.wait(), 30)
+            await asyncio.wait_for(direct_send_started.wait(), WAIT)
             await real(held[0])
         await real(item)
 
@@ -132,7 +135,7 @@ async def test_a_direct_send_into_a_fresh_gate_does_not_overtake_an_earlier_remo
     run_id = generate_run_id("t_late")
     assert not await bridge_a.notify_custom(run_id, "agent", {"n": 0})
     receipt = await bridge_b.notify_custom(run_id, "agent", {"n": 1})
-    assert seqs(await client.wait_for(2, timeout=30)) == [1, 2]
+    assert seqs(await client.wait_for(2, timeout=WAIT)) == [1, 2]
     assert held
     assert receipt.delivered
 
@@ -157,7 +160,7 @@ async def test_a_lost_wakeup_is_filled_from_the_stream(
     run_id = generate_run_id("t_gap")
     for step in range(3):
         await bridge_a.notify_custom(run_id, "agent", {"n": step})
-    assert seqs(await client.wait_for(3)) == [1, 2, 3]
+    assert seqs(await client.wait_for(3, timeout=WAIT)) == [1, 2, 3]
     assert dropped
     assert fanout_b.gaps_filled == 1
 
@@ -171,13 +174,13 @@ async def test_a_client_drops_and_resumes_on_the_other_node_without_gap_or_dupli
     client = await manager_b.connect("t_move")
     for step in range(3):
         await bridge_a.notify_custom(run_id, "agent", {"n": step})
-    await client.wait_for(3)
+    await client.wait_for(3, timeout=WAIT)
     await client.close()
     for step in range(3, 5):  # nobody connected anywhere: stored, not delivered
         assert not await bridge_b.notify_custom(run_id, "agent", {"n": step})
     resumed = await manager_a.connect("t_move", last_seq=client.last_seq)
     await bridge_b.notify_custom(run_id, "agent", {"n": 5})
-    got = await resumed.wait_for(3)
+    got = await resumed.wait_for(3, timeout=WAIT)
     assert seqs(got) == [4, 5, 6]
     assert [m["payload"]["n"] for m in got] == [3, 4, 5]
 
@@ -190,17 +193,17 @@ async def test_redis_restart_means_resync_for_lost_history_and_delivery_continue
     client = await manager_b.connect("t_restart")
     run_id = generate_run_id("t_restart")
     first = await bridge_a.notify_custom(run_id, "agent", {"n": 0})
-    await client.wait_for(1)
+    await client.wait_for(1, timeout=WAIT)
 
     own_redis_server.restart()  # every key is gone
     await asyncio.wait_for(
-        fanout_of(bridge_b).wait_subscribed(2), 10
+        fanout_of(bridge_b).wait_subscribed(2), WAIT
     )  # node B resubscribed by itself
 
     after = await bridge_a.notify_custom(run_id, "agent", {"n": 1})
     assert after.seq == 1
     assert after.epoch != first.epoch
-    got = await client.wait_for(2)
+    got = await client.wait_for(2, timeout=WAIT)
     assert (got[1]["seq"], got[1]["epoch"]) == (1, after.epoch)
     with pytest.raises(ResyncRequired, match="epoch changed"):
         await bridge_b.replay("t_restart", first.seq, first.epoch)
@@ -217,7 +220,7 @@ async def test_redis_down_makes_notify_raise_within_the_bound_and_nothing_is_del
     local, remote = await manager_a.connect("t_down"), await manager_b.connect("t_down")
     run_id = generate_run_id("t_down")
     await bridge_a.notify_custom(run_id, "agent", {"n": 0})
-    await remote.wait_for(1)
+    await remote.wait_for(1, timeout=WAIT)
 
     own_redis_server.stop()
     started = time.monotonic()
@@ -229,10 +232,10 @@ async def test_redis_down_makes_notify_raise_within_the_bound_and_nothing_is_del
     assert seqs(local.messages) == seqs(remote.messages) == [1]
 
     own_redis_server.start()
-    await asyncio.wait_for(fanout_of(bridge_b).wait_subscribed(2), 10)
+    await asyncio.wait_for(fanout_of(bridge_b).wait_subscribed(2), WAIT)
     receipt = await bridge_a.notify_custom(run_id, "agent", {"n": 2})
     assert receipt.delivered
-    assert (await remote.wait_for(2))[1]["seq"] == receipt.seq
+    assert (await remote.wait_for(2, timeout=WAIT))[1]["seq"] == receipt.seq
 
 
 @pytest.mark.asyncio
@@ -261,14 +264,14 @@ async def test_a_node_reads_what_it_missed_while_resubscribing(
     client = await manager_b.connect("t_catch_up")
     run_id = generate_run_id("t_catch_up")
     await bridge_a.notify_custom(run_id, "agent", {"n": 0})
-    await client.wait_for(1)
+    await client.wait_for(1, timeout=WAIT)
 
     fanout_b.reconnect_delay = 0.5  # a window in which node B hears no wake-up
     redis = fanout_b.backend.redis
     await redis.client_kill_filter(_type="pubsub")  # every subscriber connection drops
     await bridge_a.notify_custom(run_id, "agent", {"n": 1})  # published to nobody on B
-    await asyncio.wait_for(fanout_b.wait_subscribed(2), 10)
-    got = await client.wait_for(2)
+    await asyncio.wait_for(fanout_b.wait_subscribed(2), WAIT)
+    got = await client.wait_for(2, timeout=WAIT)
     assert [(m["seq"], m["payload"]["n"]) for m in got] == [(1, 0), (2, 1)]
 
 
@@ -296,7 +299,7 @@ async def test_a_failing_connection_manager_does_not_stop_the_fanout(
     client = await manager_b.connect("t_faulty")
     run_id = generate_run_id("t_faulty")
     await bridge_a.notify_custom(run_id, "agent", {"n": 0})
-    await client.wait_for(1)
+    await client.wait_for(1, timeout=WAIT)
 
     real_catch_up = fanout_b._catch_up
     failures: list[str] = []
@@ -310,9 +313,9 @@ async def test_a_failing_connection_manager_does_not_stop_the_fanout(
     monkeypatch.setattr(fanout_b, "_catch_up", fails_once)
     await fanout_b.backend.redis.client_kill_filter(_type="pubsub")
     await asyncio.wait_for(
-        fanout_b.wait_subscribed(3), 10
+        fanout_b.wait_subscribed(3), WAIT
     )  # resubscribed, failed, resubscribed again
     assert failures == ["catch-up"]
     await bridge_a.notify_custom(run_id, "agent", {"n": 1})
-    got = await client.wait_for(2)
+    got = await client.wait_for(2, timeout=WAIT)
     assert [m["payload"]["n"] for m in got] == [0, 1]

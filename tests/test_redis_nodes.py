@@ -37,7 +37,7 @@ from reference_impl.server import BridgeServer
 
 pytestmark = pytest.mark.redis
 
-TIMEOUT = 5.0
+TIMEOUT = float(os.environ.get("WSBRIDGE_TEST_TIMEOUT", "30"))  # see server_support.TIMEOUT
 
 
 @dataclass
@@ -128,8 +128,8 @@ async def test_redis_restart_mid_run_asks_for_resync_then_delivery_continues(
             old = await client.receive()
 
             own_redis_server.restart()  # the history is lost
-            await asyncio.wait_for(a.fanout.wait_subscribed(2), 10)
-            await asyncio.wait_for(b.fanout.wait_subscribed(2), 10)
+            await asyncio.wait_for(a.fanout.wait_subscribed(2), TIMEOUT)
+            await asyncio.wait_for(b.fanout.wait_subscribed(2), TIMEOUT)
 
             assert await a.emit(run_id, 1) == 1  # a new epoch starts at seq 1
             with pytest.raises(ResyncRequired) as info:
@@ -164,7 +164,9 @@ async def test_redis_down_notify_raises_in_bounded_time_and_nothing_is_delivered
             started = time.monotonic()
             with pytest.raises(BackendUnavailableError):
                 await a.emit(run_id, 1)
-            assert time.monotonic() - started <= a.fanout.backend.max_wait + 0.5
+            # Bounded by the backend's retries, not hanging; the slack absorbs event-loop lag on a
+            # loaded machine.
+            assert time.monotonic() - started <= a.fanout.backend.max_wait + 5.0
             metrics = a.bridge.metrics
             assert (metrics.emitted, metrics.delivered) == (1, 1)
             for client in (local, remote):
