@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from complexity import per_call_seconds
 
 from reference_impl.eventlog import EventLog, LogHead, new_epoch
 from reference_impl.events import EventDraft
@@ -177,15 +176,3 @@ def test_bad_bounds(kwargs: dict[str, float]) -> None:
 
 def test_epochs_are_unique() -> None:
     assert len({new_epoch() for _ in range(100)}) == 100
-
-
-def test_resume_near_the_head_costs_what_it_returns_not_the_log_size() -> None:
-    def per_read(size: int) -> float:
-        log = EventLog(max_events_per_thread=size)
-        message = draft()
-        for _ in range(size):
-            log.append(message)
-        return per_call_seconds(lambda: log.read_after("t", size - 2))
-
-    small, large = per_read(500), per_read(10_000)
-    assert large < 4 * small, f"20x the log made a resume {large / small:.1f}x slower"
