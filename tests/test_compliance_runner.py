@@ -10,6 +10,7 @@ import warnings
 from typing import Any
 
 import pytest
+from server_support import SLACK
 
 from pytest_wsbridge.compliance import (
     CASES,
@@ -60,7 +61,7 @@ def test_a_hanging_bridge_is_failed_within_the_case_limit() -> None:
     assert result.verdict is Verdict.FAILED
     assert "did not finish within 0.5s" in result.observed
     assert "notify_agent_started() never returned" in result.observed
-    assert time.perf_counter() - started < 2.0
+    assert time.perf_counter() - started < 0.5 + SLACK
 
 
 def test_a_factory_that_blocks_its_loop_is_failed_and_abandoned() -> None:
@@ -73,7 +74,7 @@ def test_a_factory_that_blocks_its_loop_is_failed_and_abandoned() -> None:
     try:
         started = time.perf_counter()
         result = run_case(_case("WSB-1.1"), blocking_factory, SHORT)
-        assert time.perf_counter() - started < 4.0
+        assert time.perf_counter() - started < 2.5 + SLACK  # case limit + thread grace
     finally:
         release.set()
     assert result.verdict is Verdict.FAILED
@@ -89,7 +90,7 @@ def test_a_fail_fast_case_with_a_hanging_factory_is_bounded_by_the_init_timeout(
     result = run_case(_case("WSB-3.3"), hangs_on_health, SHORT)
     assert result.verdict is Verdict.FAILED
     assert "still waiting after 0.5s" in result.observed
-    assert time.perf_counter() - started < 2.0
+    assert time.perf_counter() - started < 0.5 + SLACK
 
 
 def test_a_factory_that_raises_on_a_healthy_orchestrator_fails_every_built_case() -> None:

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from server_support import SLACK
 
 from pytest_wsbridge.fakes import HangingOrchestrator, UnhealthyOrchestrator
 from reference_impl.bridge import create_bridge
@@ -103,7 +104,7 @@ async def test_hanging_health_check_is_bounded_by_the_init_timeout(factory: Any)
     started = time.monotonic()
     with pytest.raises(OrchestratorInitError, match="hanging") as caught:
         await asyncio.wait_for(build(orchestrator, timeout=0.1), 5)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 0.1 + SLACK
     assert "0.1s" in str(caught.value)
     assert "init_timeout" in str(caught.value)
     assert isinstance(caught.value.__cause__, asyncio.TimeoutError)
