@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis_server import RedisServer, free_port
-from server_support import SLACK
+from server_support import SLACK, TIMEOUT
 
 from reference_impl import (
     BackendUnavailableError,
@@ -91,9 +91,14 @@ async def test_each_append_publishes_a_wakeup_with_the_event(backend: RedisBacke
     try:
         await pubsub.subscribe(backend.channel)
         stored = await backend.append(draft("thread_ü_1"))
-        item = None
-        while item is None:
-            item = await asyncio.wait_for(pubsub.get_message(timeout=1.0), 2.0)
+
+        async def first_message() -> dict[str, Any]:
+            while True:
+                got = await pubsub.get_message(timeout=1.0)
+                if got is not None:
+                    return dict(got)
+
+        item = await asyncio.wait_for(first_message(), TIMEOUT)
         body = json.loads(item["data"])
         assert (body["t"], body["e"], body["s"]) == ("thread_ü_1", stored.epoch, 1)
         assert decode_wakeup(item["data"]).message == stored
