@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from pathlib import Path
@@ -94,10 +95,14 @@ async def test_two_redis_nodes_deliver_every_event_to_clients_on_both() -> None:
     assert row.baseline.details["received"] == 4 * 10
 
 
-def test_cli_writes_json_and_wsbridge_bench_delegates(tmp_path: Path) -> None:
+@pytest.mark.asyncio
+async def test_cli_writes_json_and_wsbridge_bench_delegates(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    code = wsbridge_cli.main(
-        ["bench", "--only", "replay", "--replay-events", "20", "--json", str(out)]
+    # The command calls asyncio.run(): in a thread of its own, so that it cannot replace (and
+    # leak) the main thread's current event loop, which pytest-asyncio < 0.25 leaves set.
+    code = await asyncio.to_thread(
+        wsbridge_cli.main,
+        ["bench", "--only", "replay", "--replay-events", "20", "--json", str(out)],
     )
     assert code == 0
     data = json.loads(out.read_text())
