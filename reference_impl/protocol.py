@@ -21,6 +21,7 @@ from .exceptions import ProtocolError
 __all__ = [
     "CLOSE_CODES",
     "CONTROL_FRAME_TYPES",
+    "MAX_FRAME_DEPTH",
     "RETRYABLE_CLOSE_CODES",
     "AuthFrame",
     "AuthenticatedFrame",
@@ -36,6 +37,7 @@ __all__ = [
     "UnsubscribeFrame",
     "UnsubscribedFrame",
     "as_message_dict",
+    "check_json_value",
     "encode_frame",
     "encode_message",
     "parse_client_frame",
@@ -204,23 +206,78 @@ CONTROL_FRAME_TYPES = frozenset(
 )
 
 
+#: How deep a client frame's JSON may nest (the frame object itself is depth 1). Frames are
+#: shallow; the bound keeps a hostile frame from reaching any recursive code (``repr``,
+#: validation, encoding) with thousands of levels.
+MAX_FRAME_DEPTH = 32
+
+
+def check_json_value(value: object, *, max_depth: int = MAX_FRAME_DEPTH) -> None:
+    """Raise :class:`ProtocolError` unless ``value`` (decoded JSON) is fit to be a frame.
+
+    Fit means: nested at most ``max_depth`` deep, and every string (object keys included) is
+    valid Unicode, i.e. encodable as UTF-8. JSON text may spell a lone surrogate as ``"\\udfff"``;
+    such a string passes the models but can be neither encoded in a reply nor stored, so it is
+    refused here, once, for every field of every frame. The walk is iterative.
+    """
+    stack: list[tuple[object, int, str]] = [(value, 1, "frame")]
+    while stack:
+        item, depth, where = stack.pop()
+        if isinstance(item, str):
+            _check_text(item, where)
+        elif isinstance(item, (dict, list)):
+            if depth > max_depth:
+                raise ProtocolError(
+                    ErrorCode.INVALID_FRAME.value,
+                    f"frame nests deeper than {max_depth} levels (at {where})",
+                )
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    _check_text(key, f"a key of {where}")
+                    stack.append((child, depth + 1, f"{where}.{key}"))
+            else:
+                stack.extend((child, depth + 1, f"{where}[{i}]") for i, child in enumerate(item))
+
+
+def _check_text(text: str, where: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProtocolError(
+            ErrorCode.INVALID_FRAME.value,
+            f"{where} is not valid Unicode (it holds a lone surrogate such as \\ud800)",
+        ) from None
+
+
 def parse_client_frame(
     text: str | bytes,
 ) -> AuthFrame | SubscribeFrame | UnsubscribeFrame | PingFrame:
-    """Parse one client frame; raise :class:`ProtocolError` with an :class:`ErrorCode`."""
+    """Parse one client frame; raise :class:`ProtocolError` with an :class:`ErrorCode`.
+
+    Every input, however malformed, either parses or raises :class:`ProtocolError`: not JSON,
+    JSON nested too deeply for the decoder (``RecursionError``), not an object, nested deeper
+    than :data:`MAX_FRAME_DEPTH`, a string that is not valid Unicode, an unknown type or a
+    field the frame's model refuses.
+    """
     if not isinstance(text, str):
         raise ProtocolError(ErrorCode.BINARY_FRAME.value, "binary frames are not supported")
     try:
         data = json.loads(text)
     except ValueError as exc:
         raise ProtocolError(ErrorCode.INVALID_JSON.value, f"frame is not JSON: {exc}") from None
+    except RecursionError:
+        raise ProtocolError(
+            ErrorCode.INVALID_FRAME.value,
+            f"frame nests deeper than {MAX_FRAME_DEPTH} levels",
+        ) from None
+    check_json_value(data)
     if not isinstance(data, dict):
         raise ProtocolError(ErrorCode.INVALID_FRAME.value, "frame must be a JSON object")
     kind = data.get("type")
     if kind not in _CLIENT_TYPES:
         raise ProtocolError(
             ErrorCode.UNKNOWN_TYPE.value,
-            f"unknown frame type {kind!r}; expected one of {', '.join(_CLIENT_TYPES)}",
+            f"unknown frame type {_short(kind)}; expected one of {', '.join(_CLIENT_TYPES)}",
         )
     try:
         return _CLIENT_FRAME.validate_python(data)
@@ -232,6 +289,11 @@ def parse_client_frame(
         raise ProtocolError(
             ErrorCode.INVALID_FRAME.value, f"invalid {kind} frame: {problems}"
         ) from None
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def encode_frame(frame: BaseModel) -> str:
