@@ -96,7 +96,19 @@ def test_version() -> None:
 
 
 ROOT = Path(reference_impl.__file__).parent
-PURE = ["ids.py", "registry.py", "eventlog.py", "lifecycle.py", "events.py", "exceptions.py"]
+PURE = [
+    "ids.py",
+    "registry.py",
+    "eventlog.py",
+    "lifecycle.py",
+    "events.py",
+    "exceptions.py",
+    "agui/__init__.py",
+    "agui/rules.py",
+    "agui/shapes.py",
+    "agui/sse.py",
+    "agui/validator.py",
+]
 EDGES = {"asyncio", "websockets", "redis", "socket", "pytest", "pytest_wsbridge", "threading"}
 
 
