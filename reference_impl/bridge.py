@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -298,6 +299,7 @@ class AgentWebSocketBridge:
         agent_name: str,
         make_payload: Callable[[], BaseModel | dict[str, Any]],
     ) -> DeliveryReceipt:
+        called = time.perf_counter()
         try:
             _check_run_id(run_id)
         except InvalidEventError:
@@ -324,6 +326,7 @@ class AgentWebSocketBridge:
                 # Also on cancellation: a stored event is either delivered or buffered.
                 if delivered:
                     self.metrics.delivered += 1
+                    self.metrics.send_latency.observe(time.perf_counter() - called)
                 else:
                     self.metrics.buffered += 1
         return DeliveryReceipt(run_id, thread_id, message.seq, message.epoch, delivered)

@@ -15,6 +15,7 @@ import json
 import signal
 import sys
 from typing import Any, TextIO
+from urllib.parse import urlencode
 
 from .auth import OwnerAuthorizer, TokenAuthenticator
 from .backends.base import Backend
@@ -27,7 +28,15 @@ from .exceptions import BackendUnavailableError, ResyncRequired, WsBridgeError
 from .orchestrator import ReferenceOrchestrator
 from .server import BridgeServer
 
-__all__ = ["add_commands", "build_backend", "parse_redis_url", "parse_token", "serve", "tail"]
+__all__ = [
+    "add_commands",
+    "build_backend",
+    "parse_redis_url",
+    "parse_token",
+    "serve",
+    "tail",
+    "viewer_url",
+]
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -73,6 +82,12 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     tail_parser.add_argument("--epoch", default=None, help="the epoch of --last-seq")
     tail_parser.add_argument("--count", type=int, default=None, help="exit after this many events")
     tail_parser.set_defaults(func=lambda args: asyncio.run(tail(args)))
+
+
+def viewer_url(http_url: str, thread_id: str, token: str | None = None) -> str:
+    """The live viewer's URL for ``thread_id`` on the server at ``http_url``."""
+    query = {"thread": thread_id, **({"token": token} if token else {})}
+    return f"{http_url}/?{urlencode(query)}"
 
 
 def parse_token(text: str) -> tuple[str, str]:
@@ -151,10 +166,14 @@ async def serve(
         if args.demo:
             demo_tokens = [t for t, user in tokens.items() if user == DEMO_USER] or list(tokens)
             login = f" --token {demo_tokens[0]}" if demo_tokens else ""
+            viewer = viewer_url(
+                server.http_url, DEMO_THREAD, demo_tokens[0] if demo_tokens else None
+            )
             _say(
                 out,
                 f"wsbridge: demo agent on thread {DEMO_THREAD!r}; watch it with:\n"
-                f"  wsbridge tail {server.url} --thread {DEMO_THREAD}{login} --last-seq 0",
+                f"  wsbridge tail {server.url} --thread {DEMO_THREAD}{login} --last-seq 0\n"
+                f"  or open {viewer} in a browser",
             )
             demo = asyncio.ensure_future(
                 run_demo(
@@ -165,6 +184,9 @@ async def serve(
                     stop=demo_stop,
                 )
             )
+        _say(out, f"wsbridge: metrics at {server.http_url}/metrics")
+        if not args.demo:
+            _say(out, f"wsbridge: live viewer at {server.http_url}/?thread=THREAD&token=TOKEN")
         await _until_signalled(stop)
         _say(out, "wsbridge: shutting down")
     finally:

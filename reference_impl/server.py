@@ -2,25 +2,32 @@
 
 :class:`BridgeServer` accepts connections, reads the bearer token of the ``Authorization``
 header and runs one :class:`~reference_impl.session.Session` per connection; the protocol
-itself lives in :mod:`reference_impl.session` and :mod:`reference_impl.protocol`.
+itself lives in :mod:`reference_impl.session` and :mod:`reference_impl.protocol`. Plain HTTP
+requests on the same port (no ``Upgrade`` header) get :class:`~reference_impl.web.WebRoutes`'
+answers: ``/metrics`` and the live viewer.
 """
 
 from __future__ import annotations
 
+import http
 import logging
 import sys
 from types import TracebackType
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from .auth import Authenticator, Authorizer, allow_all, bearer_token
 from .connections import ConnectionManager
 from .history import History
+from .prometheus import CONTENT_TYPE, registry_for, render
 from .protocol import CloseCode
 from .session import SessionHub
+from .web import WebRoutes
 
 __all__ = ["BridgeServer"]
 
@@ -88,6 +95,9 @@ class BridgeServer:
     (:func:`~reference_impl.history.history_for`). ``max_queue`` bounds each connection's
     queue of live events; ``max_frame_bytes`` bounds client frames (larger: close 1009).
     ``compression=None`` turns permessage-deflate off: less CPU per connection on big fan-outs.
+    ``http=False`` turns the plain-HTTP side off (``/metrics``, the viewer): every request
+    must then be a WebSocket handshake. :attr:`registry` is this server's own Prometheus
+    registry.
     """
 
     def __init__(
@@ -106,6 +116,7 @@ class BridgeServer:
         compression: str | None = "deflate",
         host: str = "127.0.0.1",
         port: int = 0,
+        http: bool = True,
     ) -> None:
         self.hub = SessionHub(
             bridge,
@@ -123,6 +134,10 @@ class BridgeServer:
         self.compression = compression
         self.host = host
         self.port = port
+        self.registry = registry_for(self.hub)
+        self.web: WebRoutes | None = (
+            WebRoutes(metrics=lambda: (render(self.registry), CONTENT_TYPE)) if http else None
+        )
         self._server: Server | None = None
 
     @property
@@ -156,6 +171,7 @@ class BridgeServer:
             close_timeout=self.close_timeout,
             ping_interval=self.ping_interval,
             compression=self.compression,
+            process_request=self._process_request if self.web is not None else None,
         )
         self.port = next(iter(self._server.sockets)).getsockname()[1]
         logger.info("serving %s", self.url)
@@ -181,6 +197,21 @@ class BridgeServer:
         traceback: TracebackType | None,
     ) -> None:
         await self.close()
+
+    @property
+    def http_url(self) -> str:
+        """``http://HOST:PORT`` of the running server (``/metrics``, the viewer)."""
+        return "http" + self.url.removeprefix("ws")
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Answer a plain HTTP request; let a WebSocket handshake through (``None``)."""
+        if "Upgrade" in request.headers or self.web is None:
+            return None
+        reply = self.web.handle("GET", request.path)
+        headers = Headers(reply.headers)
+        headers["Content-Length"] = str(len(reply.body))
+        headers["Connection"] = "close"
+        return Response(reply.status, http.HTTPStatus(reply.status).phrase, headers, reply.body)
 
     async def _handle(self, connection: ServerConnection) -> None:
         request = connection.request

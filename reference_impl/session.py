@@ -344,8 +344,7 @@ class Session:
                 step = gate.fill(await history.read_after(thread_id, frame.last_seq, frame.epoch))
             deliver = await self._close_gaps(subscriber, step)
         except ResyncRequired as exc:
-            self._drop(subscriber)
-            self.send_frame(_resync_frame(exc))
+            self._resync(subscriber, exc)
             return
         except InvalidResumePoint as exc:
             self._drop(subscriber)
@@ -405,6 +404,7 @@ class Session:
 
     def _resync(self, subscriber: ThreadSubscriber, exc: ResyncRequired) -> None:
         self._drop(subscriber)
+        self.hub.metrics.resyncs += 1
         self.send_frame(_resync_frame(exc))
 
     def _unsubscribe(self, thread_id: str) -> None:

@@ -2,8 +2,9 @@
 
 ``WS /ws`` runs one :class:`reference_impl.session.Session` per browser over
 :class:`StarletteTransport`; ``POST /threads/{thread_id}/runs`` starts an agent run whose events
-the bridge routes to that thread. FastAPI apps are Starlette apps: the same transport serves an
-``@app.websocket("/ws")`` route.
+the bridge routes to that thread; ``/ops/metrics`` and the live viewer ``/ops/?thread=T&token=TOK``
+are :func:`reference_impl.asgi.ops_app`, mounted in one line. FastAPI apps are Starlette apps:
+the same transport serves an ``@app.websocket("/ws")`` route.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketState
 
 from reference_impl import (
@@ -27,6 +28,7 @@ from reference_impl import (
     create_bridge,
     generate_run_id,
 )
+from reference_impl.asgi import ops_app
 from reference_impl.auth import OwnerAuthorizer, TokenAuthenticator, bearer_token
 from reference_impl.session import SessionHub
 
@@ -181,6 +183,8 @@ def create_app(
         routes=[
             Route("/threads/{thread_id}/runs", start_run, methods=["POST"]),
             WebSocketRoute("/ws", websocket_endpoint),
+            # Prometheus metrics and the live viewer (whose WebSocket is /ws above).
+            Mount("/ops", app=ops_app(lambda: current().hub or current().bridge, ws_path="/ws")),
         ],
         lifespan=lifespan,
     )

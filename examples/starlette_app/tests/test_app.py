@@ -89,6 +89,24 @@ async def test_http_refuses_a_bad_token_and_another_users_thread(
     assert fake_connection_manager.send_calls == len(RUN_TYPES)
 
 
+@pytest.mark.asyncio
+async def test_ops_mount_serves_the_bridges_metrics_and_the_viewer(
+    service: AgentService, client: httpx.AsyncClient
+) -> None:
+    assert (await _start(client, "thread-4", "tok-alice")).status_code == 202
+    await service.join()
+    metrics = await client.get("/ops/metrics")
+    assert metrics.status_code == 200
+    assert "wsbridge_events_emitted_total 5.0" in metrics.text.splitlines()
+    page = await client.get("/ops/?thread=thread-4&token=tok-alice")
+    assert page.status_code == 200
+    assert 'data-ws-path="/ws"' in page.text
+    bare = await client.get("/ops", params={"thread": "t"}, follow_redirects=False)
+    assert bare.status_code in (307, 308)
+    assert (await client.get("/ops/static/wsbridge-client.js")).status_code == 200
+    assert (await client.post("/ops/metrics")).status_code == 405
+
+
 # -- the whole app on a real socket ---------------------------------------------------------------
 
 
@@ -137,6 +155,10 @@ async def test_the_browser_gets_each_run_over_the_apps_websocket_and_resumes(
         async with resumed:
             later = [await resumed.receive(timeout=5) for _ in RUN_TYPES]
         assert [e["seq"] for e in later] == [6, 7, 8, 9, 10]
+        # The production hub's gauges and counters, over the app's own HTTP.
+        metrics = (await http.get("/ops/metrics")).text.splitlines()
+        assert "wsbridge_events_emitted_total 10.0" in metrics
+        assert "wsbridge_connections 0.0" in metrics
 
 
 @pytest.mark.asyncio

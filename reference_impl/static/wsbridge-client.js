@@ -1,0 +1,1 @@
+window.WsBridgeClient = 1;
