@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from reference_impl.events import CALL_KEY
 from reference_impl.lifecycle import check_run_lifecycle, check_thread_sequence
 
 from .ledger import CallRecord, DeliveryRecord, Ledger, SendRecord, ThreadSource
@@ -255,7 +256,7 @@ def _as_events(fates: Iterable[Fate]) -> list[dict[str, Any]]:
         {
             "type": f.call.event_type,
             "run_id": f.call.run_id,
-            "tool_name": f.call.arguments.get("tool_name"),
+            CALL_KEY: f.call.arguments.get(CALL_KEY),
         }
         for f in fates
         if f.accepted

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
+from reference_impl.events import NOTIFY_PREFIX, event_type_of
 from reference_impl.ids import thread_id_from_run_id
 
 from .fakes import normalize_message
@@ -38,17 +39,11 @@ T = TypeVar("T")
 Outcome = Literal["pending", "returned", "raised"]
 ThreadSource = Literal["register_run", "run-id format"]
 
-_NOTIFY_PREFIX = "notify_"
 _CURRENT_CALL: contextvars.ContextVar[CallRecord | None] = contextvars.ContextVar(
     "wsbridge_current_bridge_call", default=None
 )
 """The recorded call running in this context: sends and deliveries made meanwhile (also from
 tasks it started) are attributed to it, whatever their messages look like."""
-
-
-def event_type_of(method: str) -> str | None:
-    """``notify_agent_thinking -> agent_thinking``; ``None`` for any other method."""
-    return method[len(_NOTIFY_PREFIX) :] if method.startswith(_NOTIFY_PREFIX) else None
 
 
 @dataclass
@@ -373,7 +368,7 @@ class AwaitableResult(Generic[T]):
 
 
 def _recorded(name: str) -> bool:
-    return name.startswith(_NOTIFY_PREFIX) or name == "register_run"
+    return name.startswith(NOTIFY_PREFIX) or name == "register_run"
 
 
 _NAMES: weakref.WeakKeyDictionary[type, tuple[str, ...]] = weakref.WeakKeyDictionary()

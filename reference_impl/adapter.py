@@ -1,63 +1,35 @@
 """The agent side: emit events without repeating the run id, and never into the void.
 
 An agent is handed a bridge and its run id once, with ``set_websocket_bridge``; afterwards
-its ``emit_*`` calls need neither. Emitting before that raises :class:`BridgeNotSetError`: the
-"graceful" silent no-op of older adapters is one more way to lose events.
+its ``emit_*`` calls need neither. There is one ``emit_*`` method per row of
+:data:`~reference_impl.events.EVENTS` (:func:`install_emit_methods`). Emitting before that
+raises :class:`BridgeNotSetError`: the "graceful" silent no-op of older adapters is one more
+way to lose events.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeAlias
 
+from .events import EVENTS, EventSpec, EventTable, NotifyMethods
 from .exceptions import BridgeNotSetError
 
-__all__ = ["AgentBase", "BridgeNotSetError", "NotifyingBridge", "WebSocketBridgeAdapter"]
+__all__ = [
+    "AgentBase",
+    "BridgeNotSetError",
+    "NotifyingBridge",
+    "WebSocketBridgeAdapter",
+    "install_emit_methods",
+]
 
 
-class NotifyingBridge(Protocol):
-    """The notify half of the bridge contract, as an agent sees it."""
+NotifyingBridge: TypeAlias = NotifyMethods[Any]
+"""The notify half of the bridge contract, as an agent sees it (typed for the built-in rows).
 
-    async def notify_agent_started(
-        self, run_id: str, agent_name: str, context: dict[str, Any] | None = None
-    ) -> Any: ...
-
-    async def notify_agent_thinking(
-        self,
-        run_id: str,
-        agent_name: str,
-        reasoning: str,
-        step_number: int | None = None,
-        progress_percentage: float | None = None,
-    ) -> Any: ...
-
-    async def notify_tool_executing(
-        self, run_id: str, agent_name: str, tool_name: str, parameters: dict[str, Any] | None = None
-    ) -> Any: ...
-
-    async def notify_tool_completed(
-        self,
-        run_id: str,
-        agent_name: str,
-        tool_name: str,
-        result: Any = None,
-        execution_time_ms: float | None = None,
-    ) -> Any: ...
-
-    async def notify_agent_completed(
-        self,
-        run_id: str,
-        agent_name: str,
-        result: Any = None,
-        execution_time_ms: float | None = None,
-    ) -> Any: ...
-
-    async def notify_agent_error(
-        self,
-        run_id: str,
-        agent_name: str,
-        error: str,
-        error_context: dict[str, Any] | None = None,
-    ) -> Any: ...
+Any object with the ``notify_<type>`` methods works at run time; the adapter looks each one
+up when it emits."""
 
 
 class WebSocketBridgeAdapter:
@@ -97,52 +69,77 @@ class WebSocketBridgeAdapter:
             )
         return self._bridge, self._run_id
 
-    async def emit_agent_started(self, context: dict[str, Any] | None = None) -> Any:
-        """Emit ``agent_started`` for this run."""
+    async def _forward(self, spec: EventSpec, *args: Any) -> Any:
         bridge, run_id = self._target()
-        return await bridge.notify_agent_started(run_id, self.agent_name, context)
+        notify = getattr(bridge, spec.notify, None)
+        if notify is None:
+            raise BridgeNotSetError(
+                f"agent {self.agent_name!r} emitted {spec.type}, but the bridge "
+                f"{type(bridge).__name__} has no {spec.notify}(); the event would be lost"
+            )
+        return await notify(run_id, self.agent_name, *args)
 
-    async def emit_thinking(
-        self,
-        reasoning: str,
-        step_number: int | None = None,
-        progress_percentage: float | None = None,
-    ) -> Any:
-        """Emit ``agent_thinking`` for this run."""
-        bridge, run_id = self._target()
-        return await bridge.notify_agent_thinking(
-            run_id, self.agent_name, reasoning, step_number, progress_percentage
-        )
+    if TYPE_CHECKING:
 
-    async def emit_tool_executing(
-        self, tool_name: str, parameters: dict[str, Any] | None = None
-    ) -> Any:
-        """Emit ``tool_executing`` for this run."""
-        bridge, run_id = self._target()
-        return await bridge.notify_tool_executing(run_id, self.agent_name, tool_name, parameters)
+        async def emit_agent_started(self, context: dict[str, Any] | None = None) -> Any: ...
 
-    async def emit_tool_completed(
-        self, tool_name: str, result: Any = None, execution_time_ms: float | None = None
-    ) -> Any:
-        """Emit ``tool_completed`` for this run."""
-        bridge, run_id = self._target()
-        return await bridge.notify_tool_completed(
-            run_id, self.agent_name, tool_name, result, execution_time_ms
-        )
+        async def emit_thinking(
+            self,
+            reasoning: str,
+            step_number: int | None = None,
+            progress_percentage: float | None = None,
+        ) -> Any: ...
 
-    async def emit_agent_completed(
-        self, result: Any = None, execution_time_ms: float | None = None
-    ) -> Any:
-        """Emit ``agent_completed`` for this run."""
-        bridge, run_id = self._target()
-        return await bridge.notify_agent_completed(
-            run_id, self.agent_name, result, execution_time_ms
-        )
+        async def emit_tool_executing(
+            self, tool_name: str, parameters: dict[str, Any] | None = None
+        ) -> Any: ...
 
-    async def emit_error(self, error: str, error_context: dict[str, Any] | None = None) -> Any:
-        """Emit ``agent_error`` for this run."""
-        bridge, run_id = self._target()
-        return await bridge.notify_agent_error(run_id, self.agent_name, error, error_context)
+        async def emit_tool_completed(
+            self, tool_name: str, result: Any = None, execution_time_ms: float | None = None
+        ) -> Any: ...
+
+        async def emit_agent_completed(
+            self, result: Any = None, execution_time_ms: float | None = None
+        ) -> Any: ...
+
+        async def emit_error(
+            self, error: str, error_context: dict[str, Any] | None = None
+        ) -> Any: ...
+
+        async def emit_custom(self, payload: dict[str, Any]) -> Any: ...
+
+
+def install_emit_methods(cls: type[WebSocketBridgeAdapter], table: EventTable = EVENTS) -> None:
+    """Give ``cls`` an ``emit_*`` method for each row of ``table`` that it lacks.
+
+    Each takes the row's notify parameters without ``run_id`` and ``agent_name`` and forwards
+    them, positionally and in order, to the bridge's ``notify_<type>`` for the adapter's run.
+    """
+    for spec in table:
+        if spec.emit_method not in cls.__dict__:
+            setattr(cls, spec.emit_method, _emit_method(cls, spec))
+
+
+def _emit_method(cls: type[WebSocketBridgeAdapter], spec: EventSpec) -> Callable[..., Any]:
+    parameters = spec.parameters()
+    signature = inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *parameters]
+    )
+
+    async def emit(self: WebSocketBridgeAdapter, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        values = [bound.arguments[p.name] for p in parameters]
+        return await self._forward(spec, *values)
+
+    emit.__name__ = spec.emit_method
+    emit.__qualname__ = f"{cls.__qualname__}.{spec.emit_method}"
+    emit.__doc__ = f"Emit ``{spec.type}`` for this run (its bridge's ``{spec.notify}``)."
+    emit.__signature__ = signature  # type: ignore[attr-defined]
+    return emit
+
+
+install_emit_methods(WebSocketBridgeAdapter)
 
 
 class AgentBase:

@@ -9,10 +9,11 @@ emitted while nobody is connected is therefore kept and replayed on resume.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -21,16 +22,7 @@ from pydantic_core import PydanticSerializationError
 
 from .backends.base import Backend
 from .backends.memory import MemoryBackend
-from .events import (
-    AgentCompletedPayload,
-    AgentErrorPayload,
-    AgentStartedPayload,
-    AgentThinkingPayload,
-    EventDraft,
-    EventType,
-    ToolCompletedPayload,
-    ToolExecutingPayload,
-)
+from .events import CALL_KEY, EVENTS, EventDraft, EventSpec, EventTable, NotifyMethods
 from .exceptions import (
     InvalidEventError,
     LifecycleError,
@@ -48,6 +40,7 @@ __all__ = [
     "Fanout",
     "SendsToThread",
     "create_bridge",
+    "install_notify_methods",
 ]
 
 logger = logging.getLogger("reference_impl.bridge")
@@ -95,11 +88,15 @@ class DeliveryReceipt:
         return self.delivered
 
 
-class AgentWebSocketBridge:
+class AgentWebSocketBridge(NotifyMethods[DeliveryReceipt]):
     """Routes agent events to the connections of each run's thread.
 
     Build it with :func:`create_bridge`, which also checks the orchestrator; constructing it
     directly checks only that an orchestrator is present, and :meth:`start` does the rest.
+
+    It has one ``notify_<type>`` method per row of :data:`~reference_impl.events.EVENTS`
+    (``notify_agent_started(run_id, agent_name, context=None)`` and so on), each returning a
+    :class:`DeliveryReceipt`; see :func:`install_notify_methods`.
     """
 
     def __init__(
@@ -188,116 +185,16 @@ class AgentWebSocketBridge:
         self.metrics.replayed += len(events)
         return [event.to_dict() for event in events]
 
-    # -- notify API (the contract) -----------------------------------------------------------
-
-    async def notify_agent_started(
-        self, run_id: str, agent_name: str, context: dict[str, Any] | None = None
-    ) -> DeliveryReceipt:
-        """Emit ``agent_started``."""
-        return await self._emit(
-            EventType.AGENT_STARTED,
-            run_id,
-            agent_name,
-            lambda: AgentStartedPayload(context=context),
-        )
-
-    async def notify_agent_thinking(
-        self,
-        run_id: str,
-        agent_name: str,
-        reasoning: str,
-        step_number: int | None = None,
-        progress_percentage: float | None = None,
-    ) -> DeliveryReceipt:
-        """Emit ``agent_thinking``."""
-        return await self._emit(
-            EventType.AGENT_THINKING,
-            run_id,
-            agent_name,
-            lambda: AgentThinkingPayload(
-                reasoning=reasoning,
-                step_number=step_number,
-                progress_percentage=progress_percentage,
-            ),
-        )
-
-    async def notify_tool_executing(
-        self,
-        run_id: str,
-        agent_name: str,
-        tool_name: str,
-        parameters: dict[str, Any] | None = None,
-    ) -> DeliveryReceipt:
-        """Emit ``tool_executing``."""
-        return await self._emit(
-            EventType.TOOL_EXECUTING,
-            run_id,
-            agent_name,
-            lambda: ToolExecutingPayload(tool_name=tool_name, parameters=parameters),
-        )
-
-    async def notify_tool_completed(
-        self,
-        run_id: str,
-        agent_name: str,
-        tool_name: str,
-        result: Any = None,
-        execution_time_ms: float | None = None,
-    ) -> DeliveryReceipt:
-        """Emit ``tool_completed``."""
-        return await self._emit(
-            EventType.TOOL_COMPLETED,
-            run_id,
-            agent_name,
-            lambda: ToolCompletedPayload(
-                tool_name=tool_name, result=result, execution_time_ms=execution_time_ms
-            ),
-        )
-
-    async def notify_agent_completed(
-        self,
-        run_id: str,
-        agent_name: str,
-        result: Any = None,
-        execution_time_ms: float | None = None,
-    ) -> DeliveryReceipt:
-        """Emit ``agent_completed``."""
-        return await self._emit(
-            EventType.AGENT_COMPLETED,
-            run_id,
-            agent_name,
-            lambda: AgentCompletedPayload(result=result, execution_time_ms=execution_time_ms),
-        )
-
-    async def notify_agent_error(
-        self,
-        run_id: str,
-        agent_name: str,
-        error: str,
-        error_context: dict[str, Any] | None = None,
-    ) -> DeliveryReceipt:
-        """Emit ``agent_error``."""
-        return await self._emit(
-            EventType.AGENT_ERROR,
-            run_id,
-            agent_name,
-            lambda: AgentErrorPayload(error=str(error), error_context=error_context),
-        )
-
-    async def notify_custom(
-        self, run_id: str, agent_name: str, payload: dict[str, Any]
-    ) -> DeliveryReceipt:
-        """Emit an application-defined ``custom`` event."""
-        return await self._emit(EventType.CUSTOM, run_id, agent_name, lambda: payload)
+    # -- notify API (the contract): one method per row of EVENTS, see install_notify_methods
 
     # -- the one path every event takes ------------------------------------------------------
 
     async def _emit(
         self,
-        kind: EventType,
+        spec: EventSpec,
         run_id: str,
         agent_name: str,
-        make_payload: Callable[[], BaseModel | dict[str, Any]],
+        arguments: Mapping[str, Any],
     ) -> DeliveryReceipt:
         called = time.perf_counter()
         try:
@@ -306,13 +203,13 @@ class AgentWebSocketBridge:
             self.metrics.rejected_events += 1
             raise
         thread_id = await self.resolve_thread(run_id)
-        draft = self._validated_draft(kind, run_id, thread_id, agent_name, make_payload)
+        draft = self._validated_draft(spec, run_id, thread_id, agent_name, arguments)
         async with self._thread_lock(thread_id):
-            run = self._check_lifecycle(kind, draft)
+            run = self._check_lifecycle(draft)
             message = await self.backend.append(draft)
             self.metrics.emitted += 1
             if run is not None:
-                run.advance(kind.value, draft.payload.get("tool_name"))
+                run.advance(draft.type, draft.payload.get(CALL_KEY))
             delivered = False
             try:
                 delivered = bool(await self._sender.send_to_thread(thread_id, message.to_dict()))
@@ -336,22 +233,23 @@ class AgentWebSocketBridge:
 
     def _validated_draft(
         self,
-        kind: EventType,
+        spec: EventSpec,
         run_id: str,
         thread_id: str,
         agent_name: str,
-        make_payload: Callable[[], BaseModel | dict[str, Any]],
+        arguments: Mapping[str, Any],
     ) -> EventDraft:
+        kind = spec.type
         try:
             if not isinstance(agent_name, str) or not agent_name:
                 raise InvalidEventError(
                     f"agent_name must be a non-empty str, got {agent_name!r}; "
                     "pass the name the UI shows for the agent"
                 )
-            payload = make_payload()
+            payload = spec.payload_from(arguments)
             if not isinstance(payload, (BaseModel, dict)):
                 raise InvalidEventError(
-                    f"the {kind.value} payload must be a dict, got {type(payload).__name__}"
+                    f"the {kind} payload must be a dict, got {type(payload).__name__}"
                 )
             draft = EventDraft.build(
                 kind, thread_id=thread_id, run_id=run_id, agent_name=agent_name, payload=payload
@@ -362,20 +260,20 @@ class AgentWebSocketBridge:
             if isinstance(exc, InvalidEventError):
                 raise
             raise InvalidEventError(
-                f"invalid {kind.value} event for run {run_id!r}: {exc}. Nothing was stored or "
+                f"invalid {kind} event for run {run_id!r}: {exc}. Nothing was stored or "
                 "sent; pass JSON-compatible values (str, int, float, bool, None, lists, "
                 "dicts with str keys)"
             ) from exc
         if size > self.max_payload_bytes:
             self.metrics.rejected_events += 1
             raise InvalidEventError(
-                f"{kind.value} event for run {run_id!r} is {size} bytes, over the bridge's "
+                f"{kind} event for run {run_id!r} is {size} bytes, over the bridge's "
                 f"max_payload_bytes={self.max_payload_bytes}. Nothing was stored or sent; send "
                 "large results by reference (an id or URL) or raise max_payload_bytes"
             )
         return draft
 
-    def _check_lifecycle(self, kind: EventType, draft: EventDraft) -> RunLifecycle | None:
+    def _check_lifecycle(self, draft: EventDraft) -> RunLifecycle | None:
         """Judge the event against its run's state; return the state to advance once stored."""
         if self.lifecycle_mode == "off":
             return None
@@ -386,7 +284,7 @@ class AgentWebSocketBridge:
                 self._runs.popitem(last=False)
         else:
             self._runs.move_to_end(draft.run_id)
-        problem = run.violation_for(kind.value, draft.payload.get("tool_name"))
+        problem = run.violation_for(draft.type, draft.payload.get(CALL_KEY))
         if problem is not None:
             self.metrics.lifecycle_violations += 1
             if self.lifecycle_mode == "strict":
@@ -397,6 +295,49 @@ class AgentWebSocketBridge:
                 )
             logger.warning("run %r: %s [%s]", draft.run_id, problem[1], problem[0])
         return run
+
+
+def install_notify_methods(cls: type[Any], table: EventTable = EVENTS) -> None:
+    """Give ``cls`` a ``notify_<type>`` method for each row of ``table`` that it lacks.
+
+    Each method has the row's signature (``run_id``, ``agent_name``, then the payload's
+    parameters, with their defaults) and hands its arguments to ``cls._emit(spec, run_id,
+    agent_name, arguments)``. The methods are compiled from that signature (as
+    :mod:`dataclasses` does for ``__init__``), so a call binds its arguments as fast, and fails
+    on a missing or unknown argument as clearly, as a hand-written method.
+    """
+    for spec in table:
+        if spec.notify not in cls.__dict__:
+            setattr(cls, spec.notify, _notify_method(cls, spec))
+
+
+def _notify_method(cls: type[Any], spec: EventSpec) -> Callable[..., Any]:
+    parameters = spec.parameters()
+    defaults = {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+    header = ", ".join(
+        f"{p.name}=_defaults[{p.name!r}]" if p.name in defaults else p.name for p in parameters
+    )
+    arguments = ", ".join(f"{p.name!r}: {p.name}" for p in parameters)
+    source = (
+        f"async def {spec.notify}(self, run_id, agent_name, {header}):\n"
+        f"    return await self._emit(_spec, run_id, agent_name, {{{arguments}}})\n"
+    )
+    namespace: dict[str, Any] = {"_defaults": defaults, "_spec": spec}
+    exec(source, namespace)  # the names in it are checked identifiers (EventSpec)
+    method: Callable[..., Any] = namespace[spec.notify]
+    method.__qualname__ = f"{cls.__qualname__}.{spec.notify}"
+    method.__module__ = cls.__module__
+    method.__doc__ = f"Emit ``{spec.type}`` ({spec.payload.__name__}); see the event table."
+    method.__annotations__ = {
+        "run_id": str,
+        "agent_name": str,
+        **{p.name: p.annotation for p in parameters},
+        "return": DeliveryReceipt,
+    }
+    return method
+
+
+install_notify_methods(AgentWebSocketBridge)
 
 
 class _HeldLock:

@@ -1,17 +1,30 @@
-"""Wire models: the event envelope, one payload model per event type, and their JSON.
+"""The event-type table, the wire models it names, and their JSON.
 
-Every message the bridge sends is an :class:`EventMessage`. The envelope fields are the wire
-contract (``type``, ``thread_id``, ``run_id``, ``seq``, ``epoch``, ``timestamp``,
-``agent_name``, ``payload``); ``payload`` is validated by the model named in
-:data:`PAYLOAD_MODELS` for that type. An :class:`EventDraft` is an event before its thread's
-log has numbered it; :meth:`EventDraft.stamp` adds ``seq`` and ``epoch``.
+**The table.** :data:`EVENTS` is the one place an event type is defined: one
+:class:`EventSpec` row gives its ``type`` name, its payload model, its :class:`EventRole` in a
+run, and from those the bridge's ``notify_<type>`` method (name and signature: ``run_id``,
+``agent_name``, then the payload model's fields in order), the adapter's ``emit_*`` method,
+the lifecycle transitions (:mod:`reference_impl.lifecycle`), the plugin's recorded methods
+and the compliance harness's calls. Adding an event type is one edit here: a payload model
+and its row (``CONTRIBUTING.md`` walks through one). The wire encodings per dialect live in
+:mod:`reference_impl.dialects`.
+
+**The wire.** Every message the bridge sends is an :class:`EventMessage`. The envelope fields
+are the wire contract (``type``, ``thread_id``, ``run_id``, ``seq``, ``epoch``, ``timestamp``,
+``agent_name``, ``payload``); ``payload`` is validated by its row's model. An
+:class:`EventDraft` is an event before its thread's log has numbered it;
+:meth:`EventDraft.stamp` adds ``seq`` and ``epoch``.
 """
 
 from __future__ import annotations
 
+import inspect
+import keyword
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -23,6 +36,9 @@ from pydantic import (
 )
 
 __all__ = [
+    "CALL_KEY",
+    "EVENTS",
+    "NOTIFY_PREFIX",
     "PAYLOAD_MODELS",
     "TERMINAL_EVENT_TYPES",
     "AgentCompletedPayload",
@@ -32,15 +48,30 @@ __all__ = [
     "CustomPayload",
     "EventDraft",
     "EventMessage",
+    "EventRole",
+    "EventSpec",
+    "EventTable",
     "EventType",
+    "NotifyMethods",
     "ToolCompletedPayload",
     "ToolExecutingPayload",
+    "event_type_of",
     "utc_now",
 ]
 
+R = TypeVar("R")
+PayloadModel: TypeAlias = "type[BaseModel]"
+
+NOTIFY_PREFIX = "notify_"
+"""A bridge emits event type ``T`` through its method ``notify_T`` (the notify contract)."""
+
+CALL_KEY = "tool_name"
+"""The payload field that pairs a :attr:`EventRole.CALL_END` event with its
+:attr:`EventRole.CALL_START`: each end closes the oldest open start with the same value."""
+
 
 class EventType(str, Enum):
-    """The event types an agent emits."""
+    """The built-in event types, as names for typed code; :data:`EVENTS` is what counts."""
 
     AGENT_STARTED = "agent_started"
     AGENT_THINKING = "agent_thinking"
@@ -51,7 +82,25 @@ class EventType(str, Enum):
     CUSTOM = "custom"
 
 
-TERMINAL_EVENT_TYPES = frozenset({EventType.AGENT_COMPLETED, EventType.AGENT_ERROR})
+class EventRole(str, Enum):
+    """Where an event type may come in a run; :mod:`reference_impl.lifecycle` is built on it.
+
+    A run is ``NEW`` until its ``START`` event, ``RUNNING`` until its ``END`` event and then
+    ``FINISHED``: nothing of it follows.
+    """
+
+    START = "start"
+    """Opens the run (``NEW -> RUNNING``); once only."""
+    STEP = "step"
+    """Any number of times while the run is running."""
+    CALL_START = "call_start"
+    """A step that opens a call, keyed by the payload's :data:`CALL_KEY`."""
+    CALL_END = "call_end"
+    """A step that closes the oldest open call with the same :data:`CALL_KEY`."""
+    END = "end"
+    """Closes the run (``RUNNING -> FINISHED``): a terminal event."""
+    FREE = "free"
+    """Allowed before the start and while running (application-defined events)."""
 
 
 def utc_now() -> datetime:
@@ -100,10 +149,18 @@ class AgentCompletedPayload(_Payload):
 
 
 class AgentErrorPayload(_Payload):
-    """``agent_error``: the run failed; nothing of it follows."""
+    """``agent_error``: the run failed; nothing of it follows.
+
+    An exception passed as ``error`` is stored as its text.
+    """
 
     error: str
     error_context: dict[str, Any] | None = None
+
+    @field_validator("error", mode="before")
+    @classmethod
+    def _exception_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, BaseException) else value
 
 
 class CustomPayload(BaseModel):
@@ -112,23 +169,210 @@ class CustomPayload(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
 
-PAYLOAD_MODELS: dict[EventType, type[BaseModel]] = {
-    EventType.AGENT_STARTED: AgentStartedPayload,
-    EventType.AGENT_THINKING: AgentThinkingPayload,
-    EventType.TOOL_EXECUTING: ToolExecutingPayload,
-    EventType.TOOL_COMPLETED: ToolCompletedPayload,
-    EventType.AGENT_COMPLETED: AgentCompletedPayload,
-    EventType.AGENT_ERROR: AgentErrorPayload,
-    EventType.CUSTOM: CustomPayload,
-}
+@dataclass(frozen=True)
+class EventSpec:
+    """One row of the event-type table: everything that is particular to one event type.
+
+    ``payload_arg`` names the one parameter that carries the whole payload (``custom``'s
+    ``payload`` dict); without it, each field of the payload model is a parameter of its own.
+    ``emit`` is the adapter's method name when it is not ``emit_<type>``.
+    """
+
+    type: str
+    payload: PayloadModel
+    role: EventRole
+    emit: str = ""
+    payload_arg: str = ""
+
+    def __post_init__(self) -> None:
+        for name in (self.type, self.notify, self.emit_method, *self.parameter_names):
+            if not name.isidentifier() or keyword.iskeyword(name):
+                raise ValueError(f"event type {self.type!r}: {name!r} is not a Python name")
+        if {"run_id", "agent_name"} & set(self.parameter_names):
+            raise ValueError(f"event type {self.type!r}: run_id and agent_name are reserved")
+
+    @property
+    def notify(self) -> str:
+        """The bridge method that emits it: ``notify_<type>``."""
+        return NOTIFY_PREFIX + self.type
+
+    @property
+    def emit_method(self) -> str:
+        """The adapter method that emits it for the adapter's run."""
+        return self.emit or f"emit_{self.type}"
+
+    @property
+    def terminal(self) -> bool:
+        """Nothing of the run follows an event of this type."""
+        return self.role is EventRole.END
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        """The notify parameters after ``run_id`` and ``agent_name``, in order."""
+        return (self.payload_arg,) if self.payload_arg else tuple(self.payload.model_fields)
+
+    def parameters(self) -> list[inspect.Parameter]:
+        """The notify parameters after ``run_id`` and ``agent_name``, as in its signature."""
+        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        if self.payload_arg:
+            return [inspect.Parameter(self.payload_arg, kind, annotation="dict[str, Any]")]
+        out = []
+        for name, info in self.payload.model_fields.items():
+            default = inspect.Parameter.empty if info.is_required() else info.default
+            out.append(inspect.Parameter(name, kind, default=default, annotation=info.annotation))
+        return out
+
+    def payload_from(self, arguments: Mapping[str, Any]) -> object:
+        """The payload of a notify call with these arguments: a model instance, or the
+        ``payload_arg`` value as given (the caller checks it is a dict). Raises
+        :class:`pydantic.ValidationError` when the fields do not fit the model."""
+        if self.payload_arg:
+            return arguments[self.payload_arg]
+        return self.payload(**{name: arguments[name] for name in self.parameter_names})
+
+
+class EventTable:
+    """The event types, in order: look rows up by type or notify-method name."""
+
+    def __init__(self, specs: Iterable[EventSpec]) -> None:
+        self._specs = tuple(specs)
+        self._by_type = {spec.type: spec for spec in self._specs}
+        self._by_notify = {spec.notify: spec for spec in self._specs}
+        emits = {spec.emit_method for spec in self._specs}
+        if len({len(self._specs), len(self._by_type), len(emits)}) != 1:
+            raise ValueError("event types and their emit methods must be unique")
+
+    def __iter__(self) -> Iterator[EventSpec]:
+        return iter(self._specs)
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def __contains__(self, event_type: object) -> bool:
+        return event_type in self._by_type
+
+    def __getitem__(self, event_type: str) -> EventSpec:
+        """The row of ``event_type``; :class:`KeyError` naming the known types otherwise."""
+        try:
+            return self._by_type[event_type]
+        except KeyError:
+            known = ", ".join(self._by_type)
+            raise KeyError(f"unknown event type {event_type!r}; known: {known}") from None
+
+    def get(self, event_type: object) -> EventSpec | None:
+        """The row of ``event_type``, or ``None``."""
+        return self._by_type.get(event_type) if isinstance(event_type, str) else None
+
+    def for_notify(self, method: str) -> EventSpec | None:
+        """The row whose notify method is ``method``, or ``None``."""
+        return self._by_notify.get(method)
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        """Every event type, in table order."""
+        return tuple(self._by_type)
+
+    def with_role(self, *roles: EventRole) -> tuple[str, ...]:
+        """The event types that have one of ``roles``, in table order."""
+        return tuple(spec.type for spec in self._specs if spec.role in roles)
+
+
+EVENTS = EventTable(
+    [
+        EventSpec("agent_started", AgentStartedPayload, EventRole.START),
+        EventSpec("agent_thinking", AgentThinkingPayload, EventRole.STEP, emit="emit_thinking"),
+        EventSpec("tool_executing", ToolExecutingPayload, EventRole.CALL_START),
+        EventSpec("tool_completed", ToolCompletedPayload, EventRole.CALL_END),
+        EventSpec("agent_completed", AgentCompletedPayload, EventRole.END),
+        EventSpec("agent_error", AgentErrorPayload, EventRole.END, emit="emit_error"),
+        EventSpec("custom", CustomPayload, EventRole.FREE, payload_arg="payload"),
+    ]
+)
+"""The event-type table: one row per event type."""
+
+PAYLOAD_MODELS: Mapping[str, type[BaseModel]] = {spec.type: spec.payload for spec in EVENTS}
+"""Event type -> its payload model (from :data:`EVENTS`)."""
+
+TERMINAL_EVENT_TYPES = frozenset(EVENTS.with_role(EventRole.END))
+"""The event types that end a run (from :data:`EVENTS`)."""
+
+
+def event_type_of(method: str) -> str | None:
+    """``notify_agent_thinking -> agent_thinking``: the type a notify method name emits.
+
+    Any ``notify_*`` name counts, in the table or not (a bridge may emit more types than this
+    table knows); ``None`` for any other name.
+    """
+    return method[len(NOTIFY_PREFIX) :] if method.startswith(NOTIFY_PREFIX) else None
+
+
+class NotifyMethods(Generic[R]):
+    """The built-in rows' notify methods, as static type checkers see them.
+
+    At run time these methods are made from :data:`EVENTS` (see
+    :func:`reference_impl.bridge.install_notify_methods`); ``R`` is what they return. A test
+    checks that these declarations and the table agree.
+    """
+
+    if TYPE_CHECKING:
+
+        async def notify_agent_started(
+            self, run_id: str, agent_name: str, context: dict[str, Any] | None = None
+        ) -> R: ...
+
+        async def notify_agent_thinking(
+            self,
+            run_id: str,
+            agent_name: str,
+            reasoning: str,
+            step_number: int | None = None,
+            progress_percentage: float | None = None,
+        ) -> R: ...
+
+        async def notify_tool_executing(
+            self,
+            run_id: str,
+            agent_name: str,
+            tool_name: str,
+            parameters: dict[str, Any] | None = None,
+        ) -> R: ...
+
+        async def notify_tool_completed(
+            self,
+            run_id: str,
+            agent_name: str,
+            tool_name: str,
+            result: Any = None,
+            execution_time_ms: float | None = None,
+        ) -> R: ...
+
+        async def notify_agent_completed(
+            self,
+            run_id: str,
+            agent_name: str,
+            result: Any = None,
+            execution_time_ms: float | None = None,
+        ) -> R: ...
+
+        async def notify_agent_error(
+            self,
+            run_id: str,
+            agent_name: str,
+            error: str,
+            error_context: dict[str, Any] | None = None,
+        ) -> R: ...
+
+        async def notify_custom(
+            self, run_id: str, agent_name: str, payload: dict[str, Any]
+        ) -> R: ...
 
 
 class EventDraft(BaseModel):
     """An event resolved to its thread, not yet numbered by the thread's log."""
 
-    model_config = ConfigDict(frozen=True, use_enum_values=True)
+    model_config = ConfigDict(frozen=True)
 
-    type: EventType
+    type: str = Field(json_schema_extra={"enum": list(EVENTS.types)})
     thread_id: str = Field(min_length=1)
     run_id: str = Field(min_length=1)
     timestamp: datetime = Field(default_factory=utc_now)
@@ -143,9 +387,18 @@ class EventDraft(BaseModel):
         kind = info.data.get("type")
         if kind is None:
             return value
-        model = PAYLOAD_MODELS[EventType(kind)]
+        model = EVENTS[kind].payload
         checked = value if isinstance(value, model) else model.model_validate(value)
         return checked.model_dump(mode="json")
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _known_type(cls, value: object) -> object:
+        if isinstance(value, EventType):
+            return value.value
+        if isinstance(value, str) and value not in EVENTS:
+            raise ValueError(f"unknown event type {value!r}; known: {', '.join(EVENTS.types)}")
+        return value
 
     @field_validator("timestamp")
     @classmethod
@@ -161,7 +414,7 @@ class EventDraft(BaseModel):
     @classmethod
     def build(
         cls,
-        event_type: EventType | str,
+        event_type: str,
         *,
         thread_id: str,
         run_id: str,
@@ -173,7 +426,7 @@ class EventDraft(BaseModel):
         # A payload model instance of the right type is not validated a second time.
         return cls.model_validate(
             {
-                "type": EventType(event_type),
+                "type": event_type,
                 "thread_id": thread_id,
                 "run_id": run_id,
                 "agent_name": agent_name,

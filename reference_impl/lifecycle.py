@@ -4,9 +4,11 @@ A run goes ``NEW --agent_started--> RUNNING --(thinking|tool_*|custom)*--> RUNNI
 --agent_completed|agent_error--> FINISHED``. Nothing follows ``FINISHED``. Tool calls pair by tool
 name: each ``tool_completed`` closes the oldest open ``tool_executing`` of the same tool.
 
-The table is plain data so the bridge, the plugin's checks and the compliance suite all judge
-with the same rules. The validators take any event sequence (dicts with at least ``type``,
-``run_id`` and, for thread checks, ``seq``) and return *every* violation, not just the first.
+The table is plain data built from each event type's :class:`~reference_impl.events.EventRole`
+in :data:`~reference_impl.events.EVENTS` (no event type is named here), so the bridge, the
+plugin's checks and the compliance suite all judge with the same rules. The validators take
+any event sequence (dicts with at least ``type``, ``run_id`` and, for thread checks, ``seq``)
+and return *every* violation, not just the first.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
+
+from .events import CALL_KEY, EVENTS, EventRole
 
 __all__ = [
     "TRANSITIONS",
@@ -36,17 +40,21 @@ class RunState(str, Enum):
     FINISHED = "finished"
 
 
-_BODY = ("agent_thinking", "tool_executing", "tool_completed", "custom")
-_KNOWN = frozenset({"agent_started", "agent_completed", "agent_error", *_BODY})
+_STEPS = (EventRole.STEP, EventRole.CALL_START, EventRole.CALL_END)
+_NEXT: Mapping[EventRole, tuple[tuple[RunState, RunState], ...]] = {
+    EventRole.START: ((RunState.NEW, RunState.RUNNING),),
+    **{role: ((RunState.RUNNING, RunState.RUNNING),) for role in _STEPS},
+    EventRole.FREE: ((RunState.NEW, RunState.NEW), (RunState.RUNNING, RunState.RUNNING)),
+    EventRole.END: ((RunState.RUNNING, RunState.FINISHED),),
+}
 
 TRANSITIONS: Mapping[tuple[RunState, str], RunState] = {
-    (RunState.NEW, "agent_started"): RunState.RUNNING,
-    (RunState.NEW, "custom"): RunState.NEW,
-    **{(RunState.RUNNING, kind): RunState.RUNNING for kind in _BODY},
-    (RunState.RUNNING, "agent_completed"): RunState.FINISHED,
-    (RunState.RUNNING, "agent_error"): RunState.FINISHED,
+    (before, spec.type): after for spec in EVENTS for before, after in _NEXT[spec.role]
 }
 """``(state, event type) -> next state``; a pair that is missing is a violation."""
+
+_STARTS = EVENTS.with_role(EventRole.START)
+_ENDS = EVENTS.with_role(EventRole.END)
 
 
 @dataclass(frozen=True)
@@ -73,33 +81,37 @@ class RunLifecycle:
         self, event_type: str, tool_name: str | None = None
     ) -> tuple[str, str] | None:
         """Return ``(rule, message)`` if the event is not allowed now, else ``None``."""
-        if event_type not in _KNOWN:
+        spec = EVENTS.get(event_type)
+        if spec is None:
             return "unknown-type", f"unknown event type {event_type!r}"
         if self.state is RunState.FINISHED:
             return "after-terminal", f"{event_type} after the run's terminal event"
         if (self.state, event_type) not in TRANSITIONS:
             if self.state is RunState.NEW:
-                return "started-first", f"{event_type} before agent_started"
-            return "started-once", "a second agent_started"
-        if event_type == "tool_completed" and not self.open_tools[tool_name or ""]:
-            return "tool-pairing", f"tool_completed for {tool_name!r} without tool_executing"
+                return "started-first", f"{event_type} before {' or '.join(_STARTS)}"
+            return "started-once", f"a second {event_type}"
+        if spec.role is EventRole.CALL_END and not self.open_tools[tool_name or ""]:
+            opens = " or ".join(EVENTS.with_role(EventRole.CALL_START))
+            return "tool-pairing", f"{event_type} for {tool_name!r} without {opens}"
         return None
 
     def advance(self, event_type: str, tool_name: str | None = None) -> None:
         """Move to the next state; the caller checks :meth:`violation_for` first."""
         self.state = TRANSITIONS.get((self.state, event_type), self.state)
-        if event_type == "tool_executing":
+        spec = EVENTS.get(event_type)
+        role = spec.role if spec is not None else None
+        if role is EventRole.CALL_START:
             self.open_tools[tool_name or ""] += 1
-        elif event_type == "tool_completed" and self.open_tools[tool_name or ""]:
+        elif role is EventRole.CALL_END and self.open_tools[tool_name or ""]:
             self.open_tools[tool_name or ""] -= 1
 
 
 def _tool_name(event: Mapping[str, Any]) -> str | None:
     payload = event.get("payload")
     if isinstance(payload, Mapping):
-        name = payload.get("tool_name")
+        name = payload.get(CALL_KEY)
         return name if isinstance(name, str) else None
-    name = event.get("tool_name")
+    name = event.get(CALL_KEY)
     return name if isinstance(name, str) else None
 
 
@@ -120,9 +132,7 @@ def check_run_lifecycle(
         last = (index, event)
     if require_terminal and last is not None and run.state is not RunState.FINISHED:
         violations.append(
-            LifecycleViolation(
-                "terminal-last", "the run has no agent_completed or agent_error", *last
-            )
+            LifecycleViolation("terminal-last", f"the run has no {' or '.join(_ENDS)}", *last)
         )
     return violations
 

@@ -15,7 +15,7 @@ def wire_schema() -> dict[str, Any]:
     schema = EventMessage.model_json_schema()
     schema["$id"] = "https://pytest-wsbridge.invalid/schema/event-message.json"
     schema["x-payloads"] = {
-        kind.value: model.model_json_schema() for kind, model in PAYLOAD_MODELS.items()
+        kind: model.model_json_schema() for kind, model in PAYLOAD_MODELS.items()
     }
     return schema
 

@@ -39,6 +39,7 @@ EMITS: list[tuple[str, tuple[Any, ...], str, tuple[Any, ...]]] = [
     ("emit_tool_completed", ("search", [1], 3.0), "notify_tool_completed", ("search", [1], 3.0)),
     ("emit_agent_completed", ({"a": 1}, 9.0), "notify_agent_completed", ({"a": 1}, 9.0)),
     ("emit_error", ("boom", {"x": 1}), "notify_agent_error", ("boom", {"x": 1})),
+    ("emit_custom", ({"kind": "chart"},), "notify_custom", ({"kind": "chart"},)),
 ]
 
 

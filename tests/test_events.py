@@ -61,7 +61,7 @@ def draft(kind: str = "agent_thinking", **overrides: Any) -> EventDraft:
 
 def test_every_type_has_a_payload_model() -> None:
     assert set(PAYLOAD_MODELS) == set(EventType)
-    assert {t.value for t in TERMINAL_EVENT_TYPES} == {"agent_completed", "agent_error"}
+    assert {"agent_completed", "agent_error"} == TERMINAL_EVENT_TYPES
 
 
 @pytest.mark.parametrize("kind", list(VALID_PAYLOADS))
@@ -219,5 +219,5 @@ def test_payload_models_forbid_extras_except_custom() -> None:
     for kind, model in PAYLOAD_MODELS.items():
         assert issubclass(model, BaseModel)
         extra = model.model_config.get("extra")
-        assert extra == ("allow" if kind is EventType.CUSTOM else "forbid")
+        assert extra == ("allow" if kind == EventType.CUSTOM else "forbid")
     assert AgentStartedPayload().context is None

@@ -60,4 +60,4 @@ def test_main_prints_sorted_indented_json(capsys: pytest.CaptureFixture[str]) ->
     main()
     out = capsys.readouterr().out
     assert json.loads(out) == json.loads(json.dumps(wire_schema()))
-    assert out.startswith('{\n  "$defs"')
+    assert out.startswith('{\n  "$id"')

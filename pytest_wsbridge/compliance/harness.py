@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reference_impl import ReferenceOrchestrator, generate_run_id
+from reference_impl.events import EVENTS
 
 from ..factory import Factory, call_factory, close_bridge
 from ..fakes import Delivery, FakeConnection, FakeConnectionManager, normalize_message
@@ -39,15 +40,8 @@ __all__ = [
     "short",
 ]
 
-NOTIFY_METHODS: Mapping[str, str] = {
-    "agent_started": "notify_agent_started",
-    "agent_thinking": "notify_agent_thinking",
-    "tool_executing": "notify_tool_executing",
-    "tool_completed": "notify_tool_completed",
-    "agent_completed": "notify_agent_completed",
-    "agent_error": "notify_agent_error",
-}
-"""Event type -> the bridge method that emits it (the notify contract)."""
+NOTIFY_METHODS: Mapping[str, str] = {spec.type: spec.notify for spec in EVENTS}
+"""Event type -> the bridge method that emits it (the notify contract), from the event table."""
 
 Message = dict[str, Any]
 
