@@ -509,17 +509,28 @@ def check_lifecycle(ledger: Ledger, analysis: Analysis | None = None) -> list[Vi
 
 @dataclass(frozen=True)
 class FailFastOutcome:
-    """What the factory did with one unfit orchestrator."""
+    """What the factory did with one unfit orchestrator (see :mod:`pytest_wsbridge.failfast`)."""
 
     case: str
-    """``orchestrator=None``, ``an unhealthy orchestrator`` or ``a hanging orchestrator``."""
-    result: Literal["raised", "returned", "hung"]
+    """How the orchestrator is named: ``orchestrator=None``, ``a hanging orchestrator`` ..."""
+    result: Literal["raised", "returned", "hung", "error"]
+    """``raised`` (in time: the only right answer), ``returned``, ``hung`` (no answer within
+    the limit, or one after it), ``error`` (the probe itself could not run)."""
     detail: str
     elapsed: float
+    id: str = ""
+    """The compliance case that asks the same question (``WSB-3.1``)."""
+    error: str | None = None
+    """The text of what the factory raised, if it raised."""
+
+    @property
+    def refused(self) -> bool:
+        return self.result == "raised"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "case": self.case,
+            "id": self.id,
             "result": self.result,
             "detail": self.detail,
             "elapsed": self.elapsed,
@@ -530,27 +541,30 @@ def check_fail_fast(
     factory: str, outcomes: Sequence[FailFastOutcome], init_timeout: float
 ) -> list[Violation]:
     """One violation listing every case where the factory did not raise in time."""
-    bad = [o for o in outcomes if o.result != "raised"]
+    bad = [o for o in outcomes if not o.refused]
     if not bad:
         return []
     events = []
     for outcome in bad:
         if outcome.result == "hung":
             what = (
-                f"hang: the factory neither returned nor raised within {outcome.elapsed:.1f}s "
-                f"(init timeout {init_timeout:g}s) — {outcome.detail}"
+                f"hang after {outcome.elapsed:.2f}s (init timeout {init_timeout:g}s) — "
+                f"{outcome.detail}"
             )
-        else:
+        elif outcome.result == "returned":
             what = (
                 f"the factory returned {outcome.detail} after {outcome.elapsed:.2f}s instead "
                 "of raising: the bridge would start 'fine' and fail at its first event"
             )
-        events.append(EventRef(outcome.case, None, None, f"{outcome.case}: {what}"))
+        else:
+            what = outcome.detail
+        where = f" ({outcome.id})" if outcome.id else ""
+        events.append(EventRef(outcome.case, None, None, f"{outcome.case}{where}: {what}"))
     return [
         Violation(
             "fail_fast",
             f"factory {factory} must raise within the init timeout ({init_timeout:g}s) when "
-            "the orchestrator is None, unhealthy or hanging",
+            "the orchestrator is None, unhealthy, hanging or not an orchestrator",
             events=tuple(events),
         )
     ]

@@ -8,7 +8,6 @@ declares an ``init_timeout`` parameter (the reference ``create_bridge`` does) ge
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import inspect
 from collections.abc import Callable
@@ -104,19 +103,30 @@ def factory_name(factory: object) -> str:
     return f"{module}:{qualname}" if module and qualname else repr(factory)
 
 
-async def close_bridge(bridge: object, *, timeout: float = 2.0) -> None:
+async def close_bridge(bridge: object, *, timeout: float = 2.0) -> str | None:
     """Call the bridge's ``aclose()`` or ``close()`` if it has one (sync or async), best effort.
 
-    Errors and a close that does not finish within ``timeout`` are ignored: closing is
-    clean-up after the verdict.
+    Closing is clean-up after the verdict, so nothing it does fails anything: it returns
+    ``None`` when the bridge closed (or has nothing to close), else what went wrong, in words
+    that keep a close that raised ``TimeoutError`` apart from one that did not finish within
+    ``timeout``.
     """
+    from .waiting import answer_within  # a leaf module; imported here to keep this one light
+
     for name in ("aclose", "close"):
         close = getattr(bridge, name, None)
-        if callable(close):
-            try:
-                result = close()
-                if inspect.isawaitable(result):
-                    await asyncio.wait_for(result, timeout)
-            except Exception:
-                pass
-            return
+        if not callable(close):
+            continue
+        try:
+            result = close()
+        except Exception as exc:
+            return f"{name}() raised {exc!r}"
+        if not inspect.isawaitable(result):
+            return None
+        answer = await answer_within(result, timeout)
+        if answer.timed_out:
+            return f"{name}() did not finish within {timeout:g}s"
+        if answer.error is not None:
+            return f"{name}() raised {answer.error!r}"
+        return None
+    return None

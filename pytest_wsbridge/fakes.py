@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
+from reference_impl.orchestrator import ReferenceOrchestrator
 from reference_impl.protocol import as_message_dict
 
 __all__ = [
     "Delivery",
     "FakeConnection",
     "FakeConnectionManager",
+    "FalseHealthOrchestrator",
     "HangingOrchestrator",
     "ReplayUnsupported",
     "UnhealthyOrchestrator",
@@ -26,6 +28,7 @@ __all__ = [
 ]
 
 Message = dict[str, Any]
+T = TypeVar("T")
 
 
 def normalize_message(message: object) -> Message:
@@ -246,11 +249,35 @@ class FakeConnectionManager:
 # -- orchestrator stand-ins -------------------------------------------------------------------
 
 
-class UnhealthyOrchestrator:
+class _ClosesUnawaited:
+    """Remembers the coroutines its methods made, so the unawaited ones can be closed.
+
+    A bridge that calls a method without awaiting it leaves a coroutine that was never
+    started; closing it (:meth:`close_unawaited`) keeps the "never awaited" ``RuntimeWarning``
+    from surfacing later, in whatever test happens to collect it (possibly in another thread).
+    """
+
+    def _made(self) -> list[Coroutine[Any, Any, Any]]:
+        made: list[Coroutine[Any, Any, Any]] = self.__dict__.setdefault("_coroutines", [])
+        return made
+
+    def _track(self, coroutine: Coroutine[Any, Any, T]) -> Coroutine[Any, Any, T]:
+        self._made().append(coroutine)
+        return coroutine
+
+    def close_unawaited(self) -> None:
+        """Close every coroutine a method returned that nobody ever started."""
+        for coroutine in self._made():
+            if inspect.getcoroutinestate(coroutine) == inspect.CORO_CREATED:
+                coroutine.close()
+        self._made().clear()
+
+
+class UnhealthyOrchestrator(_ClosesUnawaited):
     """An orchestrator whose every method raises (a backend that is down)."""
 
     def __getattr__(self, name: str) -> Callable[..., NoReturn]:
-        if name.startswith("__"):
+        if name.startswith("__") or name.startswith("_"):
             raise AttributeError(name)
 
         def broken(*args: Any, **kwargs: Any) -> NoReturn:
@@ -259,7 +286,21 @@ class UnhealthyOrchestrator:
         return broken
 
 
-class HangingOrchestrator:
+class FalseHealthOrchestrator(ReferenceOrchestrator, _ClosesUnawaited):
+    """The reference orchestrator, unhealthy: ``health_check()`` answers ``False``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.healthy = False
+
+    def health_check(self) -> Coroutine[Any, Any, bool]:
+        return self._track(super().health_check())
+
+    def get_thread_id_for_run(self, run_id: str) -> Coroutine[Any, Any, str | None]:
+        return self._track(super().get_thread_id_for_run(run_id))
+
+
+class HangingOrchestrator(_ClosesUnawaited):
     """An orchestrator whose every method never returns (a backend that does not answer).
 
     Methods return awaitables that wait until :meth:`release` is called (or they are
@@ -270,17 +311,21 @@ class HangingOrchestrator:
         self._released: asyncio.Event | None = None
 
     def release(self) -> None:
-        """Let every pending call finish (with ``None``), for clean-up."""
+        """Let every pending call finish (with ``None``), and close the never-awaited ones."""
         if self._released is not None:
             self._released.set()
+        self.close_unawaited()
 
     def __getattr__(self, name: str) -> Callable[..., Awaitable[None]]:
-        if name.startswith("__"):
+        if name.startswith("_"):
             raise AttributeError(name)
 
-        async def hang(*args: Any, **kwargs: Any) -> None:
+        async def hang() -> None:
             if self._released is None:
                 self._released = asyncio.Event()
             await self._released.wait()
 
-        return hang
+        def call(*args: Any, **kwargs: Any) -> Awaitable[None]:
+            return self._track(hang())
+
+        return call

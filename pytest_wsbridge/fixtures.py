@@ -25,6 +25,7 @@ from .fakes import Delivery, FakeConnectionManager, ReplayUnsupported
 from .ledger import Ledger
 from .realserver import RealWsServer
 from .session import WATCHES_KEY, BridgeWatch, plugin_state
+from .waiting import answer_within
 
 __all__ = [
     "fake_connection_manager",
@@ -170,14 +171,15 @@ def _record_deliveries(manager: FakeConnectionManager, ledger: Ledger) -> None:
 async def _late_fake_subscriber(
     manager: FakeConnectionManager, ledger: Ledger, thread_id: str, timeout: float
 ) -> str:
-    try:
-        connection = await asyncio.wait_for(manager.connect(thread_id, last_seq=0), timeout)
-    except ReplayUnsupported as exc:
-        return f"replay is unavailable, so no late subscriber could get it ({exc})"
-    except asyncio.TimeoutError:
+    answer = await answer_within(manager.connect(thread_id, last_seq=0), timeout)
+    if isinstance(answer.error, ReplayUnsupported):
+        return f"replay is unavailable, so no late subscriber could get it ({answer.error})"
+    if answer.timed_out:  # only the limit: a replay that raises TimeoutError raised
         return f"a late subscriber resuming from seq 0: replay did not answer within {timeout:g}s"
-    except Exception as exc:
-        return f"a late subscriber resuming from seq 0: replay raised {exc!r}"
+    if answer.error is not None:
+        return f"a late subscriber resuming from seq 0: replay raised {answer.error!r}"
+    connection = answer.value
+    assert connection is not None
     ledger.name_connection(connection, f"late subscriber of {thread_id!r} (resumed from seq 0)")
     await connection.close()
     return "a late subscriber resuming from seq 0 did not get it either (lost, not buffered)"

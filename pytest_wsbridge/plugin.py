@@ -34,12 +34,13 @@ from .fixtures import (
     wsbridge_server_options,
 )
 from .report import SessionReport
-from .session import STATE_KEY, PluginState, check_item, plugin_state
+from .session import STATE_KEY, PluginState, applicable_checks, check_item, plugin_state
 
 __all__ = [
     "MARKERS",
     "fake_connection_manager",
     "pytest_addoption",
+    "pytest_collection_finish",
     "pytest_configure",
     "pytest_report_header",
     "pytest_runtest_call",
@@ -169,6 +170,14 @@ def _load_factory(spec: str, rootdir: Path) -> Factory:
             raise
     sys.path.insert(0, str(rootdir))
     return load_factory(spec)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the fail-fast probe in the background if a collected test will need its verdict."""
+    state = plugin_state(session.config)
+    strict = state.settings.strict
+    if any("fail_fast" in applicable_checks(item, strict) for item in session.items):
+        state.start_probe()
 
 
 def pytest_report_header(config: pytest.Config) -> str:

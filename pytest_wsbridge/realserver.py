@@ -23,6 +23,7 @@ from .checks import undelivered_threads
 from .factory import close_bridge
 from .ledger import Ledger
 from .session import wait_for_ledger
+from .waiting import answer_within
 
 __all__ = ["RealWsServer"]
 
@@ -122,12 +123,13 @@ class RealWsServer:
         It uses the token the test last connected to that thread with, if any.
         """
         token = self._tokens.get(thread_id)
-        try:
-            client = await asyncio.wait_for(
-                self.connect(thread_id, last_seq=0, token=token), timeout
-            )
-        except Exception as exc:
-            return f"a late subscriber resuming from seq 0 could not subscribe ({exc!r})"
+        answer = await answer_within(self.connect(thread_id, last_seq=0, token=token), timeout)
+        if answer.timed_out:
+            return f"a late subscriber resuming from seq 0 could not subscribe within {timeout:g}s"
+        if answer.error is not None:
+            return f"a late subscriber resuming from seq 0 could not subscribe ({answer.error!r})"
+        client = answer.value
+        assert client is not None
         self.ledger.name_connection(client, f"late subscriber of {thread_id!r} (resumed from 0)")
         reader = asyncio.ensure_future(_drain(client))
         problem: BaseException | None = None

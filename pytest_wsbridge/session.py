@@ -29,7 +29,7 @@ from .checks import (
 from .checks import undelivered_threads as _undelivered_threads
 from .config import WsBridgeSettings
 from .factory import Factory, FactoryError, factory_name, load_factory
-from .failfast import probe_factory
+from .failfast import BackgroundProbe, probe_factory
 from .ledger import Ledger
 from .report import SessionReport, TestRecord
 
@@ -63,9 +63,10 @@ async def wait_for_ledger(ledger: Ledger, done: Callable[[], bool], timeout: flo
             if remaining <= 0:
                 break
             changed.clear()
-            try:
-                await asyncio.wait_for(changed.wait(), remaining)
-            except asyncio.TimeoutError:
+            waiter = asyncio.ensure_future(changed.wait())
+            woke, _ = await asyncio.wait({waiter}, timeout=remaining)  # never raises on timeout
+            if not woke:
+                waiter.cancel()
                 break
         return done()
     finally:
@@ -126,6 +127,13 @@ class PluginState:
     factory: Factory
     report: SessionReport
     fail_fast_verdicts: dict[Any, list[Violation]] = field(default_factory=dict)
+    background: BackgroundProbe | None = None
+    """The configured factory's probe, started when the session collected a test needing it."""
+
+    def start_probe(self) -> None:
+        """Start probing the configured factory in the background (once)."""
+        if self.background is None:
+            self.background = BackgroundProbe(self.factory, init_timeout=self.settings.init_timeout)
 
     def name_of(self, factory: object) -> str:
         """``MODULE:CALLABLE`` of a factory (the configured one by its configured name)."""
@@ -143,7 +151,10 @@ class PluginState:
         key = callable_ if _hashable(callable_) else id(callable_)
         if key not in self.fail_fast_verdicts:
             timeout = self.settings.init_timeout
-            outcomes = probe_factory(callable_, init_timeout=timeout)  # type: ignore[arg-type]
+            if callable_ is self.factory and self.background is not None:
+                outcomes = self.background.result()
+            else:
+                outcomes = probe_factory(callable_, init_timeout=timeout)  # type: ignore[arg-type]
             self.fail_fast_verdicts[key] = check_fail_fast(name, outcomes, timeout)
         return self.fail_fast_verdicts[key]
 

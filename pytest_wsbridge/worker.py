@@ -29,13 +29,20 @@ class Finished(Generic[T]):
 
 
 def run_in_worker(
-    main: Callable[[], Coroutine[Any, Any, T]], *, join_timeout: float, name: str
+    main: Callable[[], Coroutine[Any, Any, T]],
+    *,
+    join_timeout: float,
+    name: str,
+    quiet_unawaited: bool = True,
 ) -> Finished[T] | None:
     """Run ``asyncio.run(main())`` in a new daemon thread; ``None`` if it is still running
     after ``join_timeout`` seconds (the thread is then abandoned).
 
-    Warnings about coroutines never awaited are silenced meanwhile: a bridge that calls an
-    orchestrator method without awaiting it must not make whatever test runs next fail.
+    With ``quiet_unawaited``, warnings about coroutines never awaited are silenced meanwhile:
+    a bridge that calls an orchestrator method without awaiting it must not make whatever
+    test runs next fail. That changes the process's warning filters, so only a caller on the
+    main thread, with nothing else running, may ask for it; the fail-fast probe, which may run
+    in the background, passes ``False`` (its stand-ins close what was never awaited instead).
     """
     box: list[Finished[T]] = []
 
@@ -46,6 +53,10 @@ def run_in_worker(
             box.append(Finished(error=exc))
 
     worker = threading.Thread(target=run, name=name, daemon=True)
+    if not quiet_unawaited:
+        worker.start()
+        worker.join(join_timeout)
+        return box[0] if box else None
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
         worker.start()

@@ -26,7 +26,7 @@ from pytest_wsbridge.compliance.harness import describe_difference
 from pytest_wsbridge.compliance.model import FAMILIES
 from reference_impl import AgentWebSocketBridge, create_bridge
 
-SHORT = CaseOptions(case_timeout=0.5, init_timeout=0.3, init_grace=0.2, delivery_timeout=0.3)
+SHORT = CaseOptions(case_timeout=0.5, init_timeout=0.3, delivery_timeout=0.3)
 # For verdicts that must be OK: the waits end as soon as everything arrived, so generous limits
 # cost nothing on a good run and keep a loaded machine (CI runs two suites at once) from failing.
 PATIENT = CaseOptions(case_timeout=30.0, delivery_timeout=10.0)
@@ -89,8 +89,8 @@ def test_a_fail_fast_case_with_a_hanging_factory_is_bounded_by_the_init_timeout(
     started = time.perf_counter()
     result = run_case(_case("WSB-3.3"), hangs_on_health, SHORT)
     assert result.verdict is Verdict.FAILED
-    assert "still waiting after 0.5s" in result.observed
-    assert time.perf_counter() - started < 0.5 + SLACK
+    assert "the factory hangs: still waiting at the limit of 0.58s" in result.observed
+    assert time.perf_counter() - started < 0.58 + 1.0 + SLACK  # limit, cancel
 
 
 def test_a_factory_that_raises_on_a_healthy_orchestrator_fails_every_built_case() -> None:

@@ -12,10 +12,10 @@ from pytest_wsbridge.compliance import CASES, FAMILIES, CaseOptions, SuiteResult
 from pytest_wsbridge.factory import load_factory
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = CaseOptions(case_timeout=5.0, init_timeout=0.5, init_grace=0.5, delivery_timeout=0.5)
+FAST = CaseOptions(case_timeout=5.0, init_timeout=1.0, delivery_timeout=0.5)
 # The reference must get every verdict OK: passing cases end as soon as they are done, so roomy
 # limits cost nothing and keep a loaded CI machine (coverage, two suites at once) from failing.
-ROOMY = CaseOptions(case_timeout=30.0, init_timeout=0.5, init_grace=5.0, delivery_timeout=0.5)
+ROOMY = CaseOptions(case_timeout=30.0, init_timeout=5.0, delivery_timeout=0.5)
 
 # module -> (family of its defect, the cases that must FAIL, exactly)
 BROKEN = {

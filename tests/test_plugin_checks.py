@@ -141,11 +141,15 @@ def test_optional_orchestrator_fails_fail_fast_once_per_session(
     result.stdout.fnmatch_lines(
         [
             "*[[]fail_fast[]] factory bridges:no_orchestrator_check must raise within the init"
-            " timeout (0.5s) when the orchestrator is None, unhealthy or hanging",
-            "*- orchestrator=None: the factory returned a AgentWebSocketBridge after *s instead"
-            " of raising*",
-            "*- an unhealthy orchestrator (every method raises): the factory returned*",
-            "*- a hanging orchestrator (no method ever returns): the factory returned*",
+            " timeout (0.5s) when the orchestrator is None, unhealthy, hanging or not an"
+            " orchestrator",
+            "*- orchestrator=None (WSB-3.1): the factory returned a AgentWebSocketBridge after"
+            " *s instead of raising*",
+            "*- an unhealthy orchestrator (health_check() is False) (WSB-3.2): the factory"
+            " returned*",
+            "*- a hanging orchestrator (no method ever returns) (WSB-3.3): the factory returned*",
+            "*- an unhealthy orchestrator (every method raises) (WSB-3.4): the factory returned*",
+            "*- orchestrator=object() (not an orchestrator) (WSB-3.6): the factory returned*",
         ]
     )
     # Reported on every test. Count the failure sections only: with CI set, pytest repeats the
@@ -172,8 +176,8 @@ def test_blocking(wsbridge_factory):
     result.stdout.fnmatch_lines(
         [
             "*[[]fail_fast[]] factory bridges:blocking must raise*",
-            "*- a hanging orchestrator (no method ever returns): hang: the factory neither"
-            " returned nor raised within *s (init timeout 0.5s) — it blocked its thread*",
+            "*- a hanging orchestrator (no method ever returns) (WSB-3.3): hang after *s (init"
+            " timeout 0.5s) — it blocked its thread*",
         ]
     )
     result.stdout.no_fnmatch_line("*orchestrator=None: *")
@@ -193,7 +197,10 @@ def test_next_test_collects_garbage():
     result = pytester.runpytest()
     result.assert_outcomes(failed=2, passed=1)
     result.stdout.fnmatch_lines(
-        ["*- a hanging orchestrator (no method ever returns): the factory returned a SimpleBridge*"]
+        [
+            "*- a hanging orchestrator (no method ever returns) (WSB-3.3): the factory returned a"
+            " SimpleBridge*"
+        ]
     )
     result.stdout.no_fnmatch_line("*never awaited*")
 

@@ -200,7 +200,7 @@ def test_fail_fast_verdicts() -> None:
     assert check_fail_fast("m:f", [ok], 1.0) == []
     [violation] = check_fail_fast("m:f", [ok, hung], 1.0)
     assert violation.check == "fail_fast"
-    assert "hang: the factory neither returned nor raised within 1.4s" in violation.render()
+    assert "a hanging orchestrator: hang after 1.40s (init timeout 1s)" in violation.render()
 
 
 @pytest.mark.asyncio

@@ -1,79 +1,51 @@
 """Family 3, fail-fast start-up: the factory refuses an orchestrator that is missing or unfit.
 
-Each case calls the factory itself (passing ``init_timeout`` to a factory that takes one),
-bounded by ``init_timeout`` plus a grace period; a factory that hangs is stopped there and
-FAILED (one that blocks its loop synchronously is stopped by the runner's thread limit).
+The verdicts come from :mod:`pytest_wsbridge.failfast`, the one implementation the
+``wsbridge_fail_fast`` marker uses too: the refusal cases (3.1 to 3.4, 3.6) each run
+:func:`~pytest_wsbridge.failfast.probe_case` for their orchestrator, so the marker and WSB-3.x
+give one factory the same verdict. Any exception the factory raises within the init timeout
+(plus :func:`~pytest_wsbridge.failfast.grace`) is a refusal, ``TimeoutError`` included; only
+the probe's own limit makes a hang.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from dataclasses import dataclass
-from typing import Any
 
 from reference_impl import ReferenceOrchestrator
 
-from ..factory import call_factory
-from ..fakes import HangingOrchestrator, UnhealthyOrchestrator
+from ..checks import FailFastOutcome
+from ..failfast import CASES_BY_ID, probe_case, start
 from .harness import CaseContext
 from .model import Outcome, case
 
 __all__: list[str] = []
 
 
-@dataclass
-class _Start:
-    bridge: Any = None
-    error: BaseException | None = None
-    hung: bool = False
-    elapsed: float = 0.0
-
-    def words(self) -> str:
-        if self.hung:
-            return f"the factory was still waiting after {self.elapsed:.1f}s (hangs)"
-        if self.error is not None:
-            return (
-                f"the factory raised {type(self.error).__name__} after {self.elapsed:.2f}s: "
-                f"{self.error}"
-            )
-        return f"the factory returned a {type(self.bridge).__name__} after {self.elapsed:.2f}s"
-
-
-async def _start(ctx: CaseContext, orchestrator: object) -> _Start:
-    """Call the factory with ``orchestrator``, bounded; keep a built bridge for clean-up."""
-    ctx.orchestrator = orchestrator
-    limit = ctx.options.init_timeout + ctx.options.init_grace
-    started = time.perf_counter()
-    result = _Start()
-    try:
-        result.bridge = await asyncio.wait_for(
-            call_factory(
-                ctx.factory,
-                connection_manager=ctx.manager,
-                orchestrator=orchestrator,
-                init_timeout=ctx.options.init_timeout,
-            ),
-            limit,
+def _words(outcome: FailFastOutcome) -> str:
+    if outcome.result == "raised":
+        return f"the factory raised {outcome.detail} after {outcome.elapsed:.2f}s"
+    if outcome.result == "returned":
+        return (
+            f"the factory returned {outcome.detail} after {outcome.elapsed:.2f}s; it starts "
+            "'fine' and fails later, at the first event"
         )
-        ctx.bridge = result.bridge
-    except asyncio.TimeoutError:
-        result.hung = True
-    except Exception as exc:
-        result.error = exc
-    result.elapsed = time.perf_counter() - started
-    return result
+    if outcome.result == "hung":
+        return f"the factory hangs: {outcome.detail}"
+    return outcome.detail
 
 
-async def _must_refuse(ctx: CaseContext, orchestrator: object, what: str) -> Outcome:
-    start = await _start(ctx, orchestrator)
-    if start.error is not None:
-        return Outcome.ok(f"{what}: {start.words()}")
-    if start.hung:
-        return Outcome.failed(f"{what}: {start.words()}")
-    return Outcome.failed(
-        f"{what}: {start.words()}; it starts 'fine' and fails later, at the first event"
+async def _probe(ctx: CaseContext, case_id: str) -> FailFastOutcome:
+    """The shared probe for ``case_id``, in its own thread (it may block synchronously)."""
+    return await asyncio.to_thread(
+        probe_case, ctx.factory, CASES_BY_ID[case_id], init_timeout=ctx.options.init_timeout
     )
+
+
+async def _must_refuse(ctx: CaseContext, case_id: str) -> Outcome:
+    outcome = await _probe(ctx, case_id)
+    words = f"{outcome.case}: {_words(outcome)}"
+    return Outcome.ok(words) if outcome.refused else Outcome.failed(words)
 
 
 @case(
@@ -84,7 +56,7 @@ async def _must_refuse(ctx: CaseContext, orchestrator: object, what: str) -> Out
     builds_bridge=True,
 )
 async def no_orchestrator(ctx: CaseContext) -> Outcome:
-    return await _must_refuse(ctx, None, "orchestrator=None")
+    return await _must_refuse(ctx, "WSB-3.1")
 
 
 @case(
@@ -96,24 +68,20 @@ async def no_orchestrator(ctx: CaseContext) -> Outcome:
     builds_bridge=True,
 )
 async def unhealthy(ctx: CaseContext) -> Outcome:
-    orchestrator = ReferenceOrchestrator()
-    orchestrator.healthy = False
-    return await _must_refuse(ctx, orchestrator, "health_check() -> False")
+    return await _must_refuse(ctx, "WSB-3.2")
 
 
 @case(
     "failfast",
     3,
     "A hanging orchestrator is refused within the init timeout",
-    "an orchestrator whose every method never returns: the factory raises within the init "
-    "timeout (plus a grace period); waiting longer is FAILED",
+    "an orchestrator whose every method never returns: the factory raises (any exception, "
+    "TimeoutError included) within the init timeout plus a grace period; waiting longer is "
+    "FAILED",
     builds_bridge=True,
 )
 async def hanging(ctx: CaseContext) -> Outcome:
-    orchestrator = HangingOrchestrator()
-    ctx.cleanups.append(orchestrator.release)
-    bound = ctx.options.init_timeout + ctx.options.init_grace
-    return await _must_refuse(ctx, orchestrator, f"hanging orchestrator, bound {bound:g}s")
+    return await _must_refuse(ctx, "WSB-3.3")
 
 
 @case(
@@ -125,7 +93,7 @@ async def hanging(ctx: CaseContext) -> Outcome:
     builds_bridge=True,
 )
 async def raising(ctx: CaseContext) -> Outcome:
-    return await _must_refuse(ctx, UnhealthyOrchestrator(), "orchestrator raising everywhere")
+    return await _must_refuse(ctx, "WSB-3.4")
 
 
 @case(
@@ -137,14 +105,21 @@ async def raising(ctx: CaseContext) -> Outcome:
     builds_bridge=True,
 )
 async def healthy(ctx: CaseContext) -> Outcome:
-    start = await _start(ctx, ReferenceOrchestrator())
-    if start.bridge is None:
-        return Outcome.failed(f"healthy reference orchestrator: {start.words()}")
-    ctx.manager.bridge = start.bridge
+    ctx.orchestrator = ReferenceOrchestrator()
+    started = await start(
+        ctx.factory,
+        connection_manager=ctx.manager,
+        orchestrator=ctx.orchestrator,
+        init_timeout=ctx.options.init_timeout,
+    )
+    ctx.bridge = started.bridge  # closed with the case, whatever the verdict
+    if started.result != "returned":
+        return Outcome.failed(f"healthy reference orchestrator: {started.words()}")
+    ctx.manager.bridge = started.bridge
     connection = await ctx.connect("failfast-5")
     outcome = await ctx.expect(
         [(connection, await ctx.full_run(await ctx.new_run("failfast-5")))],
-        f"{start.words()}; a full run then arrived",
+        f"{started.words()}; a full run then arrived",
     )
     return outcome
 
@@ -157,7 +132,7 @@ async def healthy(ctx: CaseContext) -> Outcome:
     builds_bridge=True,
 )
 async def not_an_orchestrator(ctx: CaseContext) -> Outcome:
-    return await _must_refuse(ctx, object(), "orchestrator=object()")
+    return await _must_refuse(ctx, "WSB-3.6")
 
 
 @case(
@@ -169,11 +144,9 @@ async def not_an_orchestrator(ctx: CaseContext) -> Outcome:
     builds_bridge=True,
 )
 async def error_names_orchestrator(ctx: CaseContext) -> Outcome:
-    start = await _start(ctx, None)
-    if start.error is None:
-        return Outcome.failed(f"orchestrator=None: {start.words()}")
-    if "orchestrator" in str(start.error).lower():
-        return Outcome.ok(f"{type(start.error).__name__}: {start.error}")
-    return Outcome.non_strict(
-        f"{type(start.error).__name__}: {start.error} (does not name the orchestrator)"
-    )
+    outcome = await _probe(ctx, "WSB-3.1")
+    if not outcome.refused:
+        return Outcome.failed(f"orchestrator=None: {_words(outcome)}")
+    if "orchestrator" in (outcome.error or "").lower():
+        return Outcome.ok(outcome.detail)
+    return Outcome.non_strict(f"{outcome.detail} (does not name the orchestrator)")

@@ -51,13 +51,13 @@ class CaseOptions:
     """Limits a case runs under (seconds).
 
     ``delivery_timeout`` bounds every wait for messages, ``init_timeout`` is how long a factory
-    may take to refuse a bad orchestrator (the fail-fast cases allow it plus ``init_grace``),
-    ``case_timeout`` bounds a whole case.
+    may take to refuse a bad orchestrator (the fail-fast cases allow it plus
+    :func:`pytest_wsbridge.failfast.grace`, the marker's tolerance), ``case_timeout`` bounds a
+    whole case.
     """
 
     case_timeout: float = 10.0
     init_timeout: float = 5.0
-    init_grace: float = 1.0
     delivery_timeout: float = 1.0
 
 

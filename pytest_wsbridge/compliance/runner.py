@@ -17,6 +17,8 @@ from typing import Any
 
 from ..factory import Factory
 from ..factory import factory_name as _name_of
+from ..failfast import probe_bound
+from ..waiting import answer_within
 from ..worker import run_in_worker
 from .harness import CaseContext, CaseError, CaseOptions
 from .model import Case, CaseResult, Outcome, SuiteResult
@@ -30,7 +32,7 @@ _THREAD_GRACE = 2.0
 def case_limit(case: Case, options: CaseOptions) -> float:
     """The time a case may take: the per-case limit, or more for a fail-fast bound."""
     if case.builds_bridge:
-        return max(options.case_timeout, options.init_timeout + options.init_grace + 1.0)
+        return max(options.case_timeout, probe_bound(options.init_timeout) + 1.0)
     return options.case_timeout
 
 
@@ -82,8 +84,12 @@ async def _bounded(
     if root is not None:
         ctx.harness_tasks.add(root)
     try:
-        return await asyncio.wait_for(_execute(case, ctx, seen_bridge), limit)
-    except asyncio.TimeoutError:
+        answer = await answer_within(_execute(case, ctx, seen_bridge), limit)
+        if not answer.timed_out:
+            if answer.error is not None:  # _execute turns every Exception into a verdict
+                return Outcome.failed(f"the case could not go on: {answer.error!r}")
+            assert answer.value is not None
+            return answer.value
         last = ctx.calls[-1] if ctx.calls else None
         if last is None:
             where = " (the factory never returned)"
