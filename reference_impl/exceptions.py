@@ -13,11 +13,14 @@ The tree, and whose fault each branch is (the h11 habit)::
     ├── InvalidResumePoint         a resume point ``last_seq`` beyond the log's head (peer)
     ├── BackendUnavailableError    the storage backend (Redis) failed after bounded retries
     ├── ProtocolError              a malformed or unexpected frame from a WebSocket peer
+    ├── UnknownDialectError        a dialect name nobody registered, or an event type a
+    │                              dialect cannot write (caller)
     └── BridgeNotSetError          an agent emitted before ``set_websocket_bridge`` (caller)
 
 ``InvalidEventError``, ``RegistryConflictError`` and ``InvalidResumePoint`` also derive from
 :class:`ValueError`, ``ThreadResolutionError`` from :class:`LookupError` and
-``BridgeNotSetError`` from :class:`RuntimeError`, so code that catches the built-in categories
+``BridgeNotSetError`` from :class:`RuntimeError`, ``UnknownDialectError`` from
+:class:`LookupError`, so code that catches the built-in categories
 keeps working.
 """
 
@@ -34,6 +37,7 @@ __all__ = [
     "RegistryConflictError",
     "ResyncRequired",
     "ThreadResolutionError",
+    "UnknownDialectError",
     "WsBridgeError",
 ]
 
@@ -134,3 +138,8 @@ class BridgeNotSetError(WsBridgeError, RuntimeError):
 
     The "graceful" silent no-op of older adapters lost those events; this says so instead.
     """
+
+
+class UnknownDialectError(WsBridgeError, LookupError):
+    """Raised for a dialect name that no one registered, or by a dialect asked to write an
+    event type it has no encoding (and no fallback) for (see :mod:`reference_impl.dialects`)."""
