@@ -3,6 +3,8 @@
 A connection is anything with ``thread_id``, ``user_id`` and a non-blocking ``deliver(message)
 -> bool``. Delivery never awaits a peer, so one slow connection cannot stall the fan-out to
 the others; a connection that cannot keep up refuses (returns ``False``) and closes itself.
+A connection that also has ``check_head(head)`` (:class:`FollowsHead`) can be told where its
+thread's log stands when the live stream may have lost events (a node back on Redis).
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import logging
 from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Connection", "ConnectionManager", "LocalConnection"]
+from .eventlog import LogHead
+
+__all__ = ["Connection", "ConnectionManager", "FollowsHead", "LocalConnection"]
 
 Message = dict[str, Any]
 
@@ -28,6 +32,15 @@ class Connection(Protocol):
     def deliver(self, message: Message) -> bool:
         """Take ``message`` for sending, without waiting; ``False`` if it was not taken."""
         ...
+
+
+@runtime_checkable
+class FollowsHead(Protocol):
+    """A connection that can catch up to its thread's log by itself."""
+
+    def check_head(self, head: LogHead) -> None:
+        """The thread's log stands at ``head``: fill the gap up to it, or resync if ``head``
+        is of another epoch. Without waiting; the work it starts runs in the background."""
 
 
 class ConnectionManager:
@@ -64,6 +77,24 @@ class ConnectionManager:
     def connections_for_user(self, user_id: str) -> list[Connection]:
         """Return the live connections of ``user_id``, over all their threads."""
         return list(self._by_user.get(user_id, {}).values())
+
+    def threads(self) -> list[str]:
+        """Return the threads that have at least one live connection."""
+        return list(self._by_thread)
+
+    def check_head(self, head: LogHead) -> None:
+        """Tell each connection of ``head.thread_id`` that can follow it where the log stands.
+
+        A connection whose ``check_head`` raises is removed, as in :meth:`send_to_thread`.
+        """
+        for connection in self.connections_for_thread(head.thread_id):
+            if not isinstance(connection, FollowsHead):
+                continue
+            try:
+                connection.check_head(head)
+            except Exception:
+                logger.exception("connection of thread %r failed to check its head", head.thread_id)
+                self.remove(connection)
 
     def all_connections(self) -> Iterable[Connection]:
         """Return every live connection."""

@@ -25,6 +25,7 @@ from pydantic import BaseModel
 
 from .auth import Authenticator, Authorizer, allow_all, authenticate, is_authorized
 from .connections import ConnectionManager
+from .eventlog import LogHead
 from .exceptions import InvalidResumePoint, ProtocolError, ResyncRequired
 from .history import History, history_for
 from .metrics import BridgeMetrics
@@ -189,6 +190,14 @@ class ThreadSubscriber:
             self.session.overflow(str(exc))
             return False
         return self.session.apply(self, step, cause=event)
+
+    def check_head(self, head: LogHead) -> None:
+        """Catch up to ``head`` now (fill the gap from the log, or resync on another epoch);
+        see :meth:`~reference_impl.subscription.SeqGate.check_head`."""
+        if not self.active or self.session.closed:
+            return
+        step = self.gate.check_head(head.epoch, head.head_seq)
+        self.session.apply(self, step, cause={"epoch": head.epoch, "seq": head.head_seq})
 
 
 class Session:

@@ -119,6 +119,24 @@ class SeqGate:
         self.last_seq = seq
         return True
 
+    def check_head(self, epoch: str, head_seq: int) -> Step:
+        """Compare this gate with where its log stands (``epoch``, ``head_seq``).
+
+        For a stream that may have lost events without a later one to show it (a node that
+        was cut off from Redis): a gate of another epoch must resync (:attr:`Step.resync`); a
+        gate behind the head holds live events and asks for the history after its last seq
+        (:attr:`Step.fetch_after`). A gate that is already reading history (holding) is left
+        alone: that read sees the log as it is now.
+        """
+        if self._holding:
+            return Step()
+        if self.epoch and epoch and epoch != self.epoch:
+            return Step(resync=True)
+        if self.last_seq is not None and head_seq > self.last_seq:
+            self._holding = True
+            return Step(fetch_after=self.last_seq)
+        return Step()
+
     def fill(self, history: Iterable[Message], *, head_seq: int | None = None) -> Step:
         """Merge events read from the log after :attr:`last_seq` and release what is held.
 

@@ -1,7 +1,7 @@
 """A throw-away ``redis-server`` process for the tests: free port, temporary dir, no persistence.
 
 Nothing here needs pytest. :class:`RedisServer` starts the binary, waits until it answers
-``PING`` and can stop and restart it on the same port (an outage, then data loss).
+``PING`` and can stop, kill and restart it on the same port (an outage, then data loss).
 """
 
 from __future__ import annotations
@@ -81,6 +81,13 @@ class RedisServer:
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def kill(self) -> None:
+        """Kill the server at once (SIGKILL, as ``kill -9``): no shutdown; its data is gone."""
+        process, self._process = self._process, None
+        if process is not None:
             process.kill()
             process.wait()
 

@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from reference_impl.connections import Connection, ConnectionManager, LocalConnection
+from reference_impl.eventlog import LogHead
 
 MESSAGE = {"type": "agent_started", "seq": 1}
 
@@ -128,3 +129,39 @@ def test_local_connection() -> None:
     assert connection.closed
     assert connection.deliver(MESSAGE) is False
     assert connection.messages == [MESSAGE]
+
+
+class _Following(LocalConnection):
+    def __init__(self, thread_id: str, fails: bool = False) -> None:
+        super().__init__(thread_id)
+        self.heads: list[LogHead] = []
+        self.fails = fails
+
+    def check_head(self, head: LogHead) -> None:
+        if self.fails:
+            raise RuntimeError("broken")
+        self.heads.append(head)
+
+
+def test_check_head_reaches_the_connections_of_that_thread_that_follow_heads(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    manager = ConnectionManager()
+    following, other, plain, broken = (
+        _Following("t"),
+        _Following("x"),
+        LocalConnection("t"),
+        _Following("t", fails=True),
+    )
+    for connection in (following, other, plain, broken):
+        manager.add(connection)
+    assert sorted(manager.threads()) == ["t", "x"]
+    head = LogHead("t", "e2", 4)
+    with caplog.at_level(logging.ERROR, logger="reference_impl.connections"):
+        manager.check_head(head)
+    assert (following.heads, other.heads) == ([head], [])
+    assert broken not in manager.connections_for_thread("t")  # removed, the others served
+    assert "failed to check its head" in caplog.text
+    manager.remove(following)
+    manager.remove(plain)
+    assert manager.threads() == ["x"]

@@ -103,3 +103,27 @@ def test_too_many_held_events_overflow() -> None:
     gate.push({"type": "note"})
     with pytest.raises(GateOverflow):
         gate.push(ev(2))
+
+
+def test_check_head_asks_a_gate_behind_the_head_for_history_and_holds() -> None:
+    gate = SeqGate(2, "e1")
+    assert gate.check_head("e1", 2) == Step()  # level with the log: nothing to do
+    assert gate.check_head("e1", 5) == Step(fetch_after=2)
+    assert gate.holding
+    assert gate.push(ev(6)) == Step()  # live events wait behind the fill
+    assert gate.check_head("e1", 6) == Step()  # already reading: left alone
+    assert seqs(gate.fill([ev(3), ev(4), ev(5)])) == [3, 4, 5, 6]
+
+
+def test_check_head_of_another_epoch_asks_for_a_resync() -> None:
+    gate = SeqGate(7, "e1")
+    assert gate.check_head("e2", 0) == Step(resync=True)
+    assert gate.check_head("e2", 9) == Step(resync=True)
+    assert not gate.holding
+    assert (gate.last_seq, gate.epoch) == (7, "e1")
+
+
+def test_check_head_of_a_gate_ahead_of_a_stale_head_does_nothing() -> None:
+    gate = SeqGate(5, "e1")
+    assert gate.check_head("e1", 3) == Step()
+    assert not gate.holding

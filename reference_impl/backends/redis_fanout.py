@@ -10,7 +10,10 @@ per-thread lock, so local connections get each event once and in seq order:
 * a wake-up from another node is delivered when it is the next seq;
 * pub/sub is at-most-once: a seq jump is filled from the thread's stream before delivering;
 * after losing Redis the node resubscribes by itself (``reconnect_delay`` doubling up to
-  ``max_reconnect_delay``) and reads what it missed from the streams;
+  ``max_reconnect_delay``), reads what it missed from the streams and hands each thread's
+  head to the connection manager (``check_head``): every local subscription behind it fills
+  its gap, every one on a lost epoch gets ``resync_required`` at once, without waiting for
+  the next event;
 * when history cannot fill a gap (trimmed, or a new epoch after Redis lost its data) the
   events are passed on as they are: each subscription's own gate in the server sees the gap
   or the epoch change and answers ``resync_required`` — the fan-out never hides a gap.
@@ -33,7 +36,8 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from ..bridge import SendsToThread
-from ..exceptions import BackendUnavailableError, ResyncRequired
+from ..eventlog import LogHead
+from ..exceptions import BackendUnavailableError, InvalidResumePoint, ResyncRequired
 from ..subscription import SeqGate, Step
 from .redis import RedisBackend, decode_wakeup
 
@@ -204,23 +208,67 @@ class RedisFanout:
             state.record(event, bool(await self.local.send_to_thread(thread_id, event)))
 
     async def _catch_up(self) -> None:
-        """Read what this node missed while it was not subscribed."""
-        for thread_id in list(self._threads):
-            state = self._threads.get(thread_id)
-            if state is None or not self._has_local(thread_id):
+        """After (re)subscribing, bring every local subscriber to where its thread's log stands.
+
+        Wake-ups published while this node was not subscribed are lost, and nothing else may
+        come to show it (a burst, then quiet). For each thread with local connections: read
+        the log after this node's gate and deliver it, re-anchor the gate at the head (a new
+        epoch if Redis lost its data), then hand the head to the connection manager, so that
+        each subscription behind it fills its gap and each of another epoch gets
+        ``resync_required`` now, not at the next event.
+        """
+        threads = dict.fromkeys(self._threads)
+        threads.update(dict.fromkeys(self._local_threads()))
+        for thread_id in threads:
+            if not self._has_local(thread_id):
                 self._forget(thread_id)
                 continue
+            state = self._state(thread_id)
             async with state.lock:
-                gate = state.gate
-                if gate.last_seq is None or gate.holding:
-                    continue
-                try:
-                    history = await self.backend.read_after(thread_id, gate.last_seq, gate.epoch)
-                except ResyncRequired:
-                    # Lost history: the next event (new epoch) starts the gate over.
-                    continue
-                for event in gate.fill([event.to_dict() for event in history]).deliver:
-                    state.record(event, bool(await self.local.send_to_thread(thread_id, event)))
+                head = await self._sync(thread_id, state)
+                state.anchored.set()
+                check_head = getattr(self.local, "check_head", None)
+                if check_head is not None:
+                    check_head(head)
+
+    async def _sync(self, thread_id: str, state: _ThreadState) -> LogHead:
+        """Pass on what the log holds after the thread's gate; return the head it stops at."""
+        gate = state.gate
+        if gate.last_seq is None or gate.epoch is None:
+            # Nothing passed on yet: the subscriptions' own replay covers the log so far.
+            return self._anchor(state, await self.backend.head(thread_id))
+        try:
+            history = await self.backend.read_after(thread_id, gate.last_seq, gate.epoch)
+        except InvalidResumePoint:
+            return self._anchor(state, await self.backend.head(thread_id))
+        except ResyncRequired as lost:
+            if lost.epoch == gate.epoch:
+                # Trimmed: what is left cannot close the gap; each subscription learns it
+                # from the head it is handed.
+                return self._anchor(state, LogHead(thread_id, lost.epoch, lost.head_seq))
+            # Another epoch (Redis lost its data): pass the new epoch on from its start, as
+            # the live path would; each subscription's gate sees the epoch change.
+            self._anchor(state, LogHead(thread_id, lost.epoch, 0))
+            gate = state.gate
+            try:
+                history = await self.backend.read_after(thread_id, 0, lost.epoch)
+            except ResyncRequired as again:
+                return self._anchor(state, LogHead(thread_id, again.epoch, again.head_seq))
+        step = gate.fill([event.to_dict() for event in history])
+        for event in step.deliver:
+            state.record(event, bool(await self.local.send_to_thread(thread_id, event)))
+        # read_after never returns a gap, so the gate stands at the head it read.
+        return LogHead(thread_id, gate.epoch or "", gate.last_seq or 0)
+
+    @staticmethod
+    def _anchor(state: _ThreadState, head: LogHead) -> LogHead:
+        state.gate = SeqGate(head.head_seq, head.epoch)
+        state.results.clear()
+        return head
+
+    def _local_threads(self) -> list[str]:
+        threads = getattr(self.local, "threads", None)
+        return list(threads()) if threads is not None else []
 
     # -- the subscriber ---------------------------------------------------------------------
 
