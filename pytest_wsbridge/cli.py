@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from reference_impl import cli as reference_cli
 
 from . import bench
+from .agui import cli as agui_cli
 from .compliance import cli as compliance_cli
 
 __all__ = ["build_parser", "main"]
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     reference_cli.add_commands(subparsers)
     compliance_cli.add_commands(subparsers)
     bench.add_commands(subparsers)
+    agui_cli.add_commands(subparsers)
     return parser
 
 

@@ -16,7 +16,15 @@ from __future__ import annotations
 
 from .rules import RULES, RULES_BY_ID, SPEC_BASE, Rule, Severity, rule
 from .shapes import EVENT_TYPES, check_event_shape, check_run_agent_input
-from .sse import SseDecoder, SseEvent, SseItem, WireProblem, feed_validator
+from .sse import (
+    SseDecoder,
+    SseEvent,
+    SseItem,
+    WireProblem,
+    check_http_response,
+    feed_validator,
+    verify_sse,
+)
 from .validator import SPEC_VERSION, Finding, Report, Validator, validate_events
 
 __all__ = [
@@ -35,8 +43,10 @@ __all__ = [
     "Validator",
     "WireProblem",
     "check_event_shape",
+    "check_http_response",
     "check_run_agent_input",
     "feed_validator",
     "rule",
     "validate_events",
+    "verify_sse",
 ]

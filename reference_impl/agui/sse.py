@@ -19,13 +19,21 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .validator import Validator
+from .validator import Report, Validator
 
-__all__ = ["SseDecoder", "SseEvent", "SseItem", "WireProblem", "feed_validator"]
+__all__ = [
+    "SseDecoder",
+    "SseEvent",
+    "SseItem",
+    "WireProblem",
+    "check_http_response",
+    "feed_validator",
+    "verify_sse",
+]
 
 _EOL = re.compile(rb"\r\n|\r|\n")
 
@@ -172,3 +180,45 @@ def feed_validator(validator: Validator, items: Iterable[SseItem]) -> None:
             validator.feed(item.payload)
         else:
             validator.note(item.rule, item.message)
+
+
+def check_http_response(status: int, content_type: str | None) -> list[WireProblem]:
+    """The HTTP+SSE binding's response rules: ``200`` and ``text/event-stream``."""
+    out: list[WireProblem] = []
+    if status != 200:
+        out.append(WireProblem("wire.http-status", f"the response status is {status}, not 200"))
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media != "text/event-stream":
+        shown = content_type or "no Content-Type"
+        out.append(
+            WireProblem("wire.content-type", f"the response is {shown!r}, not text/event-stream")
+        )
+    return out
+
+
+def verify_sse(
+    chunks: Iterable[bytes],
+    *,
+    input: Mapping[str, Any] | None = None,
+    source: str = "<sse>",
+    status: int | None = None,
+    content_type: str | None = None,
+) -> Report:
+    """Judge a whole SSE body (and, when ``status`` is given, its HTTP response) at once.
+
+    A status other than 200 means there is no event stream (input refused before the run):
+    only that is reported, and the body is not read as events.
+    """
+    validator = Validator(input=input)
+    if status is not None:
+        problems = check_http_response(status, content_type)
+        if status != 200:  # no event stream: the run never started
+            feed_validator(validator, [p for p in problems if p.rule == "wire.http-status"])
+            return validator.report(source)
+        feed_validator(validator, problems)
+    decoder = SseDecoder()
+    for chunk in chunks:
+        feed_validator(validator, decoder.feed(chunk))
+    feed_validator(validator, decoder.finish())
+    validator.finish()
+    return validator.report(source)

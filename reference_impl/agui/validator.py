@@ -323,7 +323,8 @@ class Validator:
         tag = _s(event.get("subagentRunId")) if kind not in _SUBAGENT_EVENTS else None
         # chunk streams end when anything but a stand-aside event arrives in their lane
         if kind in _RUN_LEVEL:
-            run.lanes.clear()
+            for key in list(run.lanes):
+                self._close_chunk(key)
         elif kind in _SUBAGENT_EVENTS:
             if kind != "SUBAGENT_STARTED":
                 sid = _s(event.get("subagentRunId"))
