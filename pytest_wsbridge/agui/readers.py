@@ -82,11 +82,17 @@ class StreamCheck:
             self.events.append(event)
         self.validator.feed(event)
 
-    def http(self, status: int, content_type: str | None) -> bool:
-        """Judge the HTTP response head; ``False`` when there is no event stream to read."""
+    def http(self, status: int, content_type: str | None, detail: str = "") -> bool:
+        """Judge the HTTP response head; ``False`` when there is no event stream to read.
+
+        ``detail`` (the start of an error body) is added to the status finding.
+        """
         problems = check_http_response(status, content_type)
         for problem in problems:
-            if problem.rule == "wire.http-status" or status == 200:
+            if problem.rule == "wire.http-status":
+                said = f" (the body says {detail!r})" if detail else ""
+                self.validator.note(problem.rule, problem.message + said)
+            elif status == 200:
                 self.validator.note(problem.rule, problem.message)
         return status == 200
 
@@ -230,9 +236,7 @@ def collect_http(
     except urllib.error.HTTPError as exc:
         with exc:
             detail = exc.read(300).decode("utf-8", "replace").strip()
-        check.http(exc.code, exc.headers.get("Content-Type"))
-        if detail:
-            check.validator.note("wire.http-status", f"the error body says: {detail!r}")
+        check.http(exc.code, exc.headers.get("Content-Type"), detail)
         return check.finish(stream_started=False)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)

@@ -170,6 +170,7 @@ class Validator:
         self._frontend: frozenset[str] = frozenset()
         self._input_ids: set[str] = set()
         self._requested: str | None = None
+        self._refused = False
         self._out: list[Finding] = []
         if self._input is not None:
             self._learn_input(self._input)
@@ -225,7 +226,8 @@ class Validator:
                 None,
                 f"the stream ended while run {run!r} was active (no RUN_FINISHED/RUN_ERROR)",
             )
-        if self._requested is not None and self._requested not in self._runs_started:
+        missing = self._requested is not None and self._requested not in self._runs_started
+        if missing and not self._refused:
             self._add(
                 "input.run-missing",
                 end,
@@ -299,6 +301,8 @@ class Validator:
             self._start_run(index, event)
             return
         if kind == "RUN_ERROR":
+            if state is not _Run.ACTIVE and self._requested not in self._runs_started:
+                self._refused = True  # the requested run failed before it could start
             if state is _Run.ERRORED:
                 self._add(
                     "lifecycle.after-error", index, kind, "RUN_ERROR after the run already errored"
