@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from .agui.testing import AGUI_MARKER, agui_stream, check_agui_item
 from .config import (
     DEFAULT_DELIVERY_TIMEOUT,
     DEFAULT_INIT_TIMEOUT,
@@ -38,6 +39,7 @@ from .session import STATE_KEY, PluginState, applicable_checks, check_item, plug
 
 __all__ = [
     "MARKERS",
+    "agui_stream",
     "fake_connection_manager",
     "pytest_addoption",
     "pytest_collection_finish",
@@ -66,6 +68,10 @@ MARKERS = {
     "wsbridge_fail_fast": (
         "the bridge factory raises within wsbridge_init_timeout when the orchestrator is None, "
         "unhealthy or hanging"
+    ),
+    AGUI_MARKER: (
+        "every AG-UI stream the test collected (agui_stream fixture) conforms to AG-UI 1.1; "
+        "--wsbridge-strict applies it wherever agui_stream is used"
     ),
 }
 
@@ -193,6 +199,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     result = yield  # a failing body raises here and is reported as it is
     check_item(item)
+    check_agui_item(item, strict=plugin_state(item.config).settings.strict)
     return result
 
 
