@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
+from reference_impl.events import Message
 from reference_impl.orchestrator import ReferenceOrchestrator
 from reference_impl.protocol import as_message_dict
 
@@ -27,7 +28,6 @@ __all__ = [
     "normalize_message",
 ]
 
-Message = dict[str, Any]
 T = TypeVar("T")
 
 

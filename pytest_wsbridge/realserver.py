@@ -17,6 +17,7 @@ from typing import Any
 
 from reference_impl.client import BridgeClient
 from reference_impl.connections import ConnectionManager
+from reference_impl.events import Message
 from reference_impl.server import BridgeServer
 
 from .checks import undelivered_threads
@@ -26,8 +27,6 @@ from .session import wait_for_ledger
 from .waiting import answer_within
 
 __all__ = ["RealWsServer"]
-
-Message = dict[str, Any]
 
 
 class RealWsServer:

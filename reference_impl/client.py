@@ -23,7 +23,8 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from .exceptions import ProtocolError, ResyncRequired, WsBridgeError
+from .events import Message
+from .exceptions import ConnectionLost, ProtocolError, ResyncRequired
 from .protocol import (
     CONTROL_FRAME_TYPES,
     RETRYABLE_CLOSE_CODES,
@@ -37,7 +38,6 @@ __all__ = ["BridgeClient", "ConnectionLost"]
 
 logger = logging.getLogger("reference_impl.client")
 
-Message = dict[str, Any]
 
 _NOT_SET: Any = object()
 _HAS_TIMEOUT = sys.version_info >= (3, 11)
@@ -54,15 +54,6 @@ _RETRIED: tuple[type[Exception], ...] = (
 
 # Error frames after which the server closes the connection and retrying cannot help.
 _FINAL_ERRORS = frozenset({ErrorCode.UNAUTHORIZED.value, ErrorCode.FORBIDDEN.value})
-
-
-class ConnectionLost(WsBridgeError, ConnectionError):
-    """Raised when the client cannot (re)connect within its attempts, or the server closed
-    the connection with a final code (``close_code``: 4001 unauthorized, 1008 forbidden)."""
-
-    def __init__(self, message: str, close_code: int | None = None) -> None:
-        self.close_code = close_code
-        super().__init__(message)
 
 
 class BridgeClient:

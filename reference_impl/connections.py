@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from .eventlog import LogHead
+from .events import Message
 
 __all__ = ["Connection", "ConnectionManager", "FollowsHead", "LocalConnection"]
-
-Message = dict[str, Any]
 
 logger = logging.getLogger("reference_impl.connections")
 

@@ -52,6 +52,7 @@ __all__ = [
     "EventSpec",
     "EventTable",
     "EventType",
+    "Message",
     "NotifyMethods",
     "ToolCompletedPayload",
     "ToolExecutingPayload",
@@ -61,6 +62,10 @@ __all__ = [
 
 R = TypeVar("R")
 PayloadModel: TypeAlias = "type[BaseModel]"
+
+Message: TypeAlias = dict[str, Any]
+"""A wire message as a JSON-compatible dict (what :meth:`EventMessage.to_dict` returns and what
+a connection manager's ``send_to_thread`` takes): the one definition every module imports."""
 
 NOTIFY_PREFIX = "notify_"
 """A bridge emits event type ``T`` through its method ``notify_T`` (the notify contract)."""

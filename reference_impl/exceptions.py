@@ -15,13 +15,18 @@ The tree, and whose fault each branch is (the h11 habit)::
     ├── ProtocolError              a malformed or unexpected frame from a WebSocket peer
     ├── UnknownDialectError        a dialect name nobody registered, or an event type a
     │                              dialect cannot write (caller)
+    ├── GateOverflow               a subscription held more live events than its bound while
+    │                              its history was read (the peer reads too slowly)
+    ├── ConnectionLost             the client cannot (re)connect, or the server closed it
+    │                              with a final code (peer / caller's credentials)
     └── BridgeNotSetError          an agent emitted before ``set_websocket_bridge`` (caller)
 
 ``InvalidEventError``, ``RegistryConflictError`` and ``InvalidResumePoint`` also derive from
-:class:`ValueError`, ``ThreadResolutionError`` from :class:`LookupError` and
-``BridgeNotSetError`` from :class:`RuntimeError`, ``UnknownDialectError`` from
-:class:`LookupError`, so code that catches the built-in categories
-keeps working.
+:class:`ValueError`, ``ThreadResolutionError`` and ``UnknownDialectError`` from
+:class:`LookupError`, ``BridgeNotSetError`` from :class:`RuntimeError` and ``ConnectionLost``
+from :class:`ConnectionError`, so code that catches the built-in categories keeps working.
+``GateOverflow`` and ``ConnectionLost`` are importable from :mod:`reference_impl.subscription`
+and :mod:`reference_impl.client` too, where they were first defined.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from __future__ import annotations
 __all__ = [
     "BackendUnavailableError",
     "BridgeNotSetError",
+    "ConnectionLost",
+    "GateOverflow",
     "InvalidEventError",
     "InvalidResumePoint",
     "LifecycleError",
@@ -143,3 +150,19 @@ class BridgeNotSetError(WsBridgeError, RuntimeError):
 class UnknownDialectError(WsBridgeError, LookupError):
     """Raised for a dialect name that no one registered, or by a dialect asked to write an
     event type it has no encoding (and no fallback) for (see :mod:`reference_impl.dialects`)."""
+
+
+class GateOverflow(WsBridgeError):
+    """Raised by a subscription's :class:`~reference_impl.subscription.SeqGate` when more live
+    events arrive than its ``max_held`` while it reads history; the server closes that
+    connection (slow consumer) and the client resumes."""
+
+
+class ConnectionLost(WsBridgeError, ConnectionError):
+    """Raised by :class:`~reference_impl.client.BridgeClient` when it cannot (re)connect within
+    its attempts, or the server closed the connection with a final code (``close_code``: 4001
+    unauthorized, 1008 forbidden)."""
+
+    def __init__(self, message: str, close_code: int | None = None) -> None:
+        self.close_code = close_code
+        super().__init__(message)

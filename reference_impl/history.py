@@ -13,12 +13,11 @@ import inspect
 from typing import Any, Protocol, runtime_checkable
 
 from .eventlog import LogHead
+from .events import Message
 from .exceptions import InvalidResumePoint, ResyncRequired
 from .protocol import as_message_dict
 
 __all__ = ["BridgeHistory", "History", "NoHistory", "ReplayHistory", "history_for"]
-
-Message = dict[str, Any]
 
 
 @runtime_checkable

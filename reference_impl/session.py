@@ -26,7 +26,8 @@ from pydantic import BaseModel
 from .auth import Authenticator, Authorizer, allow_all, authenticate, is_authorized
 from .connections import ConnectionManager
 from .eventlog import LogHead
-from .exceptions import InvalidResumePoint, ProtocolError, ResyncRequired
+from .events import Message
+from .exceptions import GateOverflow, InvalidResumePoint, ProtocolError, ResyncRequired
 from .history import History, history_for
 from .metrics import BridgeMetrics
 from .protocol import (
@@ -47,13 +48,12 @@ from .protocol import (
     encode_message,
     parse_client_frame,
 )
-from .subscription import GateOverflow, SeqGate, Step
+from .subscription import SeqGate, Step
 
 __all__ = ["ANONYMOUS", "Session", "SessionHub", "ThreadSubscriber", "Transport"]
 
 logger = logging.getLogger("reference_impl.session")
 
-Message = dict[str, Any]
 
 #: The user id of every session of a hub without an authenticator.
 ANONYMOUS = "anonymous"

@@ -18,15 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+
+from .events import Message
+from .exceptions import GateOverflow
 
 __all__ = ["GateOverflow", "SeqGate", "Step"]
-
-Message = dict[str, Any]
-
-
-class GateOverflow(Exception):
-    """Raised when more events are held than the gate's ``max_held`` while history is read."""
 
 
 @dataclass

@@ -103,6 +103,7 @@ PURE = [
     "lifecycle.py",
     "events.py",
     "exceptions.py",
+    "dialects.py",
     "agui/__init__.py",
     "agui/rules.py",
     "agui/shapes.py",
@@ -130,3 +131,32 @@ def test_pure_core_imports_no_io(filename: str) -> None:
 def test_reference_impl_never_imports_the_plugin() -> None:
     for path in ROOT.rglob("*.py"):
         assert "pytest_wsbridge" not in imported_roots(path), path
+
+
+def test_every_reference_exception_is_in_the_one_tree() -> None:
+    """Each exception class of :mod:`reference_impl` is defined in ``exceptions.py`` and derives
+    from ``WsBridgeError``; modules that raise one may re-export it, nothing more."""
+    from reference_impl import exceptions
+
+    seen = 0
+    for name in MODULES:
+        if not name.startswith("reference_impl"):
+            continue
+        for value in vars(importlib.import_module(name)).values():
+            if isinstance(value, type) and issubclass(value, BaseException):
+                home = value.__module__
+                if home.startswith("reference_impl"):
+                    seen += 1
+                    assert home == "reference_impl.exceptions", f"{value.__name__} in {home}"
+                    assert issubclass(value, exceptions.WsBridgeError), value
+                    assert value.__name__ in exceptions.__all__
+    assert seen >= len(exceptions.__all__)
+
+
+def test_moved_exceptions_stay_importable_where_they_were() -> None:
+    from reference_impl import client, exceptions, subscription
+
+    assert subscription.GateOverflow is exceptions.GateOverflow
+    assert client.ConnectionLost is exceptions.ConnectionLost
+    assert issubclass(exceptions.ConnectionLost, ConnectionError)
+    assert exceptions.ConnectionLost("gone", 1008).close_code == 1008

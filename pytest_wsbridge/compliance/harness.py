@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reference_impl import ReferenceOrchestrator, generate_run_id
-from reference_impl.events import EVENTS
+from reference_impl.events import EVENTS, Message
 
 from ..factory import Factory, call_factory, close_bridge
 from ..fakes import Delivery, FakeConnection, FakeConnectionManager, normalize_message
@@ -42,8 +42,6 @@ __all__ = [
 
 NOTIFY_METHODS: Mapping[str, str] = {spec.type: spec.notify for spec in EVENTS}
 """Event type -> the bridge method that emits it (the notify contract), from the event table."""
-
-Message = dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from redis.exceptions import RedisError
 
 from ..bridge import SendsToThread
 from ..eventlog import LogHead
+from ..events import Message
 from ..exceptions import BackendUnavailableError, InvalidResumePoint, ResyncRequired
 from ..subscription import SeqGate, Step
 from .redis import RedisBackend, decode_wakeup
@@ -45,7 +46,6 @@ __all__ = ["RedisFanout"]
 
 logger = logging.getLogger("reference_impl.fanout")
 
-Message = dict[str, Any]
 
 # Receipts remembered per thread, for a direct send whose event a wake-up delivered first.
 _RESULTS_KEPT = 1024
