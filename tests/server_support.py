@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -105,3 +107,24 @@ async def closed_code(ws: ClientConnection, timeout: float = TIMEOUT) -> int | N
     await asyncio.wait_for(ws.wait_closed(), timeout)
     received = ws.protocol.close_rcvd  # ws.close_code is websockets >= 14.1 only
     return received.code if received is not None else None
+
+
+class Lines(io.StringIO):
+    """An output stream a test can await lines from."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changed = asyncio.Event()
+
+    def write(self, text: str) -> int:
+        self.changed.set()
+        return super().write(text)
+
+    async def wait_for(self, pattern: str) -> re.Match[str]:
+        async def scan() -> re.Match[str]:
+            while (match := re.search(pattern, self.getvalue())) is None:
+                self.changed.clear()
+                await self.changed.wait()
+            return match
+
+        return await asyncio.wait_for(scan(), TIMEOUT)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import os
 import re
@@ -12,32 +11,11 @@ import subprocess
 import sys
 
 import pytest
-from server_support import TIMEOUT
+from server_support import TIMEOUT, Lines
 
 from pytest_wsbridge.cli import build_parser
 from reference_impl import cli
 from reference_impl.demo import DEMO_THREAD
-
-
-class Lines(io.StringIO):
-    """An output stream a test can await lines from."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.changed = asyncio.Event()
-
-    def write(self, text: str) -> int:
-        self.changed.set()
-        return super().write(text)
-
-    async def wait_for(self, pattern: str) -> re.Match[str]:
-        async def scan() -> re.Match[str]:
-            while (match := re.search(pattern, self.getvalue())) is None:
-                self.changed.clear()
-                await self.changed.wait()
-            return match
-
-        return await asyncio.wait_for(scan(), TIMEOUT)
 
 
 @pytest.mark.asyncio

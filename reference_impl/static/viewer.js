@@ -1,1 +1,268 @@
+/*
+ * The live viewer of `wsbridge serve` (GET /?thread=T&token=TOK[&dialect=ag-ui][&ws=URL]).
+ *
+ * Draws each run of the thread as a timeline (started, thinking, tool calls with parameters and
+ * results, completed or error, each with its seq), and marks reconnects, resumes, epoch
+ * changes, resyncs and gaps between them. window.wsbridgeViewer.state is what it saw (tests
+ * read it). No framework, no build step: DOM calls only (the page's CSP forbids inline code).
+ */
+(function () {
+  "use strict";
 
+  var params = new URLSearchParams(window.location.search);
+  var threadId = params.get("thread");
+  var state = {
+    status: "idle", epoch: null, lastSeq: null, events: [], runs: {}, reconnects: 0,
+    duplicates: 0, gaps: [], resyncs: [], epochs: [], errors: [], subscribed: 0,
+  };
+  window.wsbridgeViewer = { state: state, client: null };
+
+  function $(id) { return document.getElementById(id); }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    return node;
+  }
+
+  function short(value, limit) {
+    var text = typeof value === "string" ? value : JSON.stringify(value);
+    if (text === undefined) { text = String(value); }
+    limit = limit || 160;
+    return text.length > limit ? text.slice(0, limit - 1) + "…" : text;
+  }
+
+  function clock(timestamp) {
+    var date = timestamp ? new Date(timestamp) : new Date();
+    if (isNaN(date.getTime())) { date = new Date(); }
+    return date.toISOString().slice(11, 23);
+  }
+
+  // -- what an event says, per dialect ------------------------------------------------------
+
+  /** {run, kind, label, detail, agent, time} of a native wire event. */
+  function describeNative(e) {
+    var p = e.payload || {};
+    var d = { run: e.run_id, kind: e.type, agent: e.agent_name, time: e.timestamp, detail: "" };
+    switch (e.type) {
+      case "agent_started":
+        d.label = "started"; d.detail = p.context ? short(p.context) : ""; break;
+      case "agent_thinking":
+        d.label = "thinking";
+        d.detail = (p.step_number != null ? "step " + p.step_number + ": " : "") +
+          short(p.reasoning || "") +
+          (p.progress_percentage != null ? " (" + p.progress_percentage + "%)" : "");
+        break;
+      case "tool_executing":
+        d.label = "tool " + p.tool_name; d.kind = "tool_executing";
+        d.detail = "parameters " + short(p.parameters || {}); break;
+      case "tool_completed":
+        d.label = "tool " + p.tool_name + " done"; d.kind = "tool_completed";
+        d.detail = "result " + short(p.result) +
+          (p.execution_time_ms != null ? " in " + p.execution_time_ms + " ms" : "");
+        break;
+      case "agent_completed":
+        d.label = "completed"; d.detail = p.result != null ? short(p.result) : ""; break;
+      case "agent_error":
+        d.label = "error"; d.detail = short(p.error || ""); break;
+      default:
+        d.label = e.type; d.detail = short(p);
+    }
+    return d;
+  }
+
+  /** The same for an AG-UI event (RUN_STARTED, TOOL_CALL_START, TEXT_MESSAGE_CONTENT, ...). */
+  function describeAgui(e) {
+    var t = e.type || "";
+    var d = { run: e.runId || state.lastRun || "(no run)", kind: "custom", agent: "",
+      time: e.timestamp, label: t.toLowerCase().replace(/_/g, " "), detail: "" };
+    if (t === "RUN_STARTED") { d.kind = "agent_started"; d.label = "started"; }
+    else if (t === "RUN_FINISHED") {
+      d.kind = "agent_completed"; d.label = "completed";
+      d.detail = e.result != null ? short(e.result) : "";
+    } else if (t === "RUN_ERROR") { d.kind = "agent_error"; d.label = "error"; d.detail = short(e.message || ""); }
+    else if (t.indexOf("THINKING") === 0 || t.indexOf("REASONING") === 0) {
+      d.kind = "agent_thinking"; d.detail = short(e.delta || e.title || "");
+    } else if (t === "TOOL_CALL_START") {
+      d.kind = "tool_executing"; d.label = "tool " + e.toolCallName; d.detail = "call " + e.toolCallId;
+    } else if (t === "TOOL_CALL_ARGS") {
+      d.kind = "tool_executing"; d.label = "tool args"; d.detail = "parameters " + short(e.delta || "");
+    } else if (t === "TOOL_CALL_END") { d.kind = "tool_executing"; d.detail = "call " + e.toolCallId; }
+    else if (t === "TOOL_CALL_RESULT") {
+      d.kind = "tool_completed"; d.label = "tool result"; d.detail = "result " + short(e.content);
+    } else if (t.indexOf("TEXT_MESSAGE") === 0) { d.detail = short(e.delta || e.role || ""); }
+    else { d.detail = short(e); }
+    if (e.runId) { state.lastRun = e.runId; }
+    return d;
+  }
+
+  // -- drawing --------------------------------------------------------------------------------
+
+  function runCard(run, agent) {
+    var card = state.runs[run];
+    if (card) { return card; }
+    var section = el("section", "run");
+    section.dataset.run = run;
+    var head = el("h2", "run-head");
+    head.appendChild(el("span", "run-id", run));
+    if (agent) { head.appendChild(el("span", "agent", agent)); }
+    var badge = el("span", "badge", "running");
+    head.appendChild(badge);
+    section.appendChild(head);
+    var list = el("ol", "events");
+    section.appendChild(list);
+    $("timeline").appendChild(section);
+    card = state.runs[run] = { section: section, list: list, badge: badge, count: 0 };
+    return card;
+  }
+
+  function note(kind, text) {
+    var row = el("div", "note note-" + kind);
+    row.dataset.kind = kind;
+    row.appendChild(el("span", "time", clock()));
+    row.appendChild(el("span", "text", text));
+    $("timeline").appendChild(row);
+    row.scrollIntoView({ block: "nearest" });
+  }
+
+  /** Mark every run still running, inline in its timeline (a drop, a resume, a new epoch). */
+  function markOpenRuns(kind, text, badge) {
+    Object.keys(state.runs).forEach(function (run) {
+      var card = state.runs[run];
+      if (card.done) { return; }
+      var row = el("li", "marker marker-" + kind, text);
+      row.dataset.kind = kind;
+      card.list.appendChild(row);
+      if (badge) {
+        card.done = true;
+        card.badge.textContent = badge;
+        card.badge.className = "badge badge-" + kind;
+      }
+    });
+  }
+
+  function setStatus(kind, text) {
+    state.status = kind;
+    var node = $("status");
+    node.dataset.kind = kind;
+    node.textContent = text;
+  }
+
+  function refresh() {
+    $("epoch").textContent = state.epoch || "–";
+    $("last-seq").textContent = state.lastSeq === null ? "–" : String(state.lastSeq);
+    $("count").textContent = String(state.events.length);
+    $("reconnects").textContent = String(state.reconnects);
+    $("duplicates").textContent = String(state.duplicates);
+    $("gaps").textContent = String(state.gaps.length);
+  }
+
+  function onEvent(event, info) {
+    var d = dialect === "ag-ui" ? describeAgui(event) : describeNative(event);
+    state.events.push({ seq: info.seq, epoch: info.epoch, type: event.type, run: d.run });
+    state.lastSeq = info.seq;
+    var card = runCard(d.run, d.agent);
+    var row = el("li", "event kind-" + d.kind);
+    row.dataset.seq = info.seq === null ? "" : String(info.seq);
+    row.dataset.type = event.type;
+    row.appendChild(el("span", "seq", info.seq === null ? "·" : "#" + info.seq));
+    row.appendChild(el("span", "time", clock(d.time)));
+    row.appendChild(el("span", "label", d.label));
+    row.appendChild(el("span", "detail", d.detail));
+    card.list.appendChild(row);
+    card.count += 1;
+    if (d.kind === "agent_completed" || d.kind === "agent_error") {
+      card.done = true;
+      card.badge.textContent = d.kind === "agent_completed" ? "completed" : "error";
+      card.badge.className = "badge badge-" + (d.kind === "agent_completed" ? "done" : "error");
+    }
+    row.scrollIntoView({ block: "nearest" });
+    refresh();
+  }
+
+  function onStatus(s) {
+    switch (s.kind) {
+      case "connecting":
+        setStatus("connecting", s.attempt ? "reconnecting (attempt " + s.attempt + ")" : "connecting");
+        break;
+      case "subscribed":
+        state.subscribed += 1;
+        state.epoch = s.epoch;
+        if (state.epochs.indexOf(s.epoch) < 0) { state.epochs.push(s.epoch); }
+        setStatus("live", "live");
+        if (s.connection > 1) {
+          markOpenRuns("resumed", "resumed: " + s.recovered + " missed event(s) replayed");
+          note("resumed", "reconnected: resumed in epoch " + s.epoch + " with " + s.recovered +
+            " missed event(s) replayed (head seq " + s.headSeq + ")");
+        }
+        break;
+      case "reconnecting":
+        state.reconnects += 1;
+        setStatus("reconnecting", "disconnected (" + s.code + "), retrying in " + s.delay + " ms");
+        markOpenRuns("drop", "connection dropped after seq " + s.resumeAfter);
+        note("drop", "connection dropped (close " + s.code + (s.reason ? ": " + s.reason : "") +
+          "); resuming after seq " + s.resumeAfter + " in " + s.delay + " ms");
+        break;
+      case "resync":
+        state.resyncs.push({ epoch: s.epoch, headSeq: s.headSeq, reason: s.reason });
+        note("resync", "resync_required: " + (s.reason || "the log cannot serve the resume") +
+          " (epoch " + s.epoch + ", head seq " + s.headSeq + ")");
+        break;
+      case "epoch":
+        state.epoch = s.epoch;
+        if (state.epochs.indexOf(s.epoch) < 0) { state.epochs.push(s.epoch); }
+        markOpenRuns("epoch", "the server's history restarted (new epoch): this run did not finish in it", "interrupted");
+        note("epoch", "new epoch " + s.epoch + " (was " + s.previousEpoch +
+          "): the server's log restarted; showing it from its start");
+        break;
+      case "duplicate":
+        state.duplicates += 1;
+        break;
+      case "gap":
+        state.gaps.push([s.from, s.to]);
+        note("gap", "gap: seq " + s.from + (s.to > s.from ? "–" + s.to : "") + " never arrived");
+        break;
+      case "error":
+        state.errors.push({ code: s.code, message: s.message });
+        note("error", "error " + s.code + ": " + s.message);
+        break;
+      case "closed":
+        setStatus("closed", "closed" + (s.code ? " (" + s.code + (s.reason ? ": " + s.reason : "") + ")" : ""));
+        break;
+      default:
+        break;
+    }
+    refresh();
+  }
+
+  // -- start ----------------------------------------------------------------------------------
+
+  var dialect = params.get("dialect") || "native";
+  if (!threadId) {
+    $("pick").hidden = false;
+    return;
+  }
+  $("summary").hidden = false;
+  $("thread").textContent = threadId + (dialect !== "native" ? " (" + dialect + ")" : "");
+  document.title = threadId + " · wsbridge viewer";
+
+  var wsUrl = params.get("ws");
+  if (!wsUrl) {
+    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    wsUrl = scheme + window.location.host + (document.body.dataset.wsPath || "/");
+  }
+  var lastSeq = params.get("last_seq");
+  var client = new WsBridgeClient({
+    url: wsUrl,
+    threadId: threadId,
+    token: params.get("token"),
+    dialect: dialect,
+    lastSeq: lastSeq === null ? 0 : Number(lastSeq),
+    epoch: params.get("epoch"),
+    onEvent: onEvent,
+    onStatus: onStatus,
+  });
+  window.wsbridgeViewer.client = client;
+  client.start();
+})();
