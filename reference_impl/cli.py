@@ -24,6 +24,7 @@ from .bridge import create_bridge
 from .client import BridgeClient
 from .connections import ConnectionManager
 from .demo import DEMO_THREAD, DEMO_TOKEN, DEMO_USER, run_demo
+from .display import format_event
 from .exceptions import BackendUnavailableError, ResyncRequired, WsBridgeError
 from .orchestrator import ReferenceOrchestrator
 from .server import BridgeServer
@@ -81,6 +82,11 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     tail_parser.add_argument("--epoch", default=None, help="the epoch of --last-seq")
     tail_parser.add_argument("--count", type=int, default=None, help="exit after this many events")
+    tail_parser.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per line (the default when the output is not a terminal)",
+    )
     tail_parser.set_defaults(func=lambda args: asyncio.run(tail(args)))
 
 
@@ -210,7 +216,11 @@ async def _stop_task(task: asyncio.Task[None]) -> None:
 async def tail(
     args: argparse.Namespace, out: TextIO | None = None, *, stop: asyncio.Event | None = None
 ) -> int:
-    """Print the thread's events as JSON lines until SIGINT/SIGTERM, ``stop`` or ``--count``."""
+    """Print the thread's events until SIGINT/SIGTERM, ``stop`` or ``--count``.
+
+    On a terminal each event is a readable line (:func:`~reference_impl.display.format_event`:
+    time, run, type, summary, seq); piped, or with ``--json``, one JSON object per line.
+    """
     out = out or sys.stdout
     client = BridgeClient(
         args.url,
@@ -220,7 +230,8 @@ async def tail(
         epoch=args.epoch,
         receive_timeout=None,
     )
-    follow = asyncio.ensure_future(_follow(client, args.count, out))
+    as_json = getattr(args, "json", False) or not _is_terminal(out)
+    follow = asyncio.ensure_future(_follow(client, args.count, out, as_json=as_json))
     stopped = asyncio.ensure_future(_until_signalled(stop))
     try:
         await asyncio.wait({follow, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -238,7 +249,14 @@ async def tail(
     return 0
 
 
-async def _follow(client: BridgeClient, count: int | None, out: TextIO) -> None:
+def _is_terminal(out: TextIO) -> bool:
+    isatty = getattr(out, "isatty", None)
+    return bool(isatty()) if callable(isatty) else False
+
+
+async def _follow(
+    client: BridgeClient, count: int | None, out: TextIO, *, as_json: bool = True
+) -> None:
     seen = 0
     while count is None or seen < count:
         try:
@@ -246,7 +264,10 @@ async def _follow(client: BridgeClient, count: int | None, out: TextIO) -> None:
         except ResyncRequired as exc:
             print(f"wsbridge tail: {exc}; continuing from the new head", file=sys.stderr)
             continue
-        _say(out, json.dumps(event, separators=(",", ":"), ensure_ascii=False))
+        if as_json:
+            _say(out, json.dumps(event, separators=(",", ":"), ensure_ascii=False))
+        else:
+            _say(out, format_event(event))
         seen += 1
 
 
