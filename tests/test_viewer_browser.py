@@ -275,6 +275,55 @@ async def test_the_browser_client_drops_duplicates_reports_gaps_and_follows_resy
     assert result["backoff"] == [250, 500, 1000, 8000]  # random() = 1: the cap of each attempt
 
 
+@pytest.mark.asyncio
+async def test_the_browser_client_hands_each_agui_event_on_once_across_a_cut_event(
+    page: Page,
+) -> None:
+    """The ``ag-ui`` dialect's envelopes: a native event cut after some of its parts is
+    replayed from part 0 on resume, and the parts already handed on are dropped."""
+    async with running_stack() as stack:
+        await page.goto(stack.server.http_url + "/")
+        result = await page.evaluate(
+            """(() => {
+              const seen = [], status = [], sent = [];
+              const c = new WsBridgeClient({url: 'ws://127.0.0.1:9/', threadId: 't', lastSeq: 0,
+                  dialect: 'ag-ui', onEvent: (e, i) => seen.push([i.seq, i.part, e.type]),
+                  onStatus: s => status.push(s.kind)});
+              c.ws = {send: text => sent.push(JSON.parse(text))};
+              const frame = (seq, part, parts, type) => JSON.stringify({type: 'ag-ui',
+                  thread_id: 't', seq, epoch: 'e1', part, parts, event: {type, runId: 'r'}});
+              c._receive(JSON.stringify({type: 'subscribed', thread_id: 't', epoch: 'e1',
+                  head_seq: 0, recovered: 0}));
+              c._receive(frame(1, 0, 1, 'RUN_STARTED'));
+              const reasoning = ['REASONING_START', 'REASONING_MESSAGE_START',
+                  'REASONING_MESSAGE_CONTENT', 'REASONING_MESSAGE_END', 'REASONING_END'];
+              for (const part of [0, 1, 2]) c._receive(frame(2, part, 5, reasoning[part]));
+              const resumeFrom = c.lastSeq;
+              c._subscribe();  // what a reconnect sends
+              for (const part of [0, 1, 2, 3, 4]) c._receive(frame(2, part, 5, reasoning[part]));
+              c._receive(frame(3, 0, 1, 'RUN_FINISHED'));
+              c._receive(frame(5, 1, 3, 'TOOL_CALL_ARGS'));
+              return {seen, status, sent, resumeFrom, lastSeq: c.lastSeq};
+            })()"""
+        )
+    assert result["seen"] == [
+        [1, 0, "RUN_STARTED"],
+        [2, 0, "REASONING_START"],
+        [2, 1, "REASONING_MESSAGE_START"],
+        [2, 2, "REASONING_MESSAGE_CONTENT"],
+        [2, 3, "REASONING_MESSAGE_END"],
+        [2, 4, "REASONING_END"],
+        [3, 0, "RUN_FINISHED"],
+        [5, 1, "TOOL_CALL_ARGS"],
+    ]
+    assert result["resumeFrom"] == 1  # seq 2 was cut: resume after the last whole event
+    assert result["sent"] == [
+        {"type": "subscribe", "thread_id": "t", "last_seq": 1, "epoch": "e1", "dialect": "ag-ui"}
+    ]
+    assert result["status"] == ["subscribed", "duplicate", "duplicate", "duplicate", "gap"]
+    assert result["lastSeq"] == 4  # seq 5 is cut after part 1
+
+
 def test_the_static_files_are_self_contained() -> None:
     """No CDN, no remote URL: every file the page loads is served by the bridge itself."""
     from reference_impl.web import STATIC_FILES, static_file

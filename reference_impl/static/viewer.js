@@ -72,28 +72,50 @@
     return d;
   }
 
-  /** The same for an AG-UI event (RUN_STARTED, TOOL_CALL_START, TEXT_MESSAGE_CONTENT, ...). */
+  // AG-UI events that only open or close what the rows around them show.
+  var MINOR = {
+    REASONING_START: true, REASONING_END: true, REASONING_MESSAGE_START: true,
+    REASONING_MESSAGE_END: true, THINKING_START: true, THINKING_END: true,
+    THINKING_TEXT_MESSAGE_START: true, THINKING_TEXT_MESSAGE_END: true,
+    TEXT_MESSAGE_START: true, TEXT_MESSAGE_END: true, TOOL_CALL_END: true,
+  };
+
+  /** The same for an AG-UI event (RUN_STARTED, TOOL_CALL_START, REASONING_MESSAGE_CONTENT, ...);
+   * events without a runId belong to the run started last. */
   function describeAgui(e) {
-    var t = e.type || "";
+    var t = String(e.type || "");
+    if (e.runId) { state.lastRun = e.runId; }
     var d = { run: e.runId || state.lastRun || "(no run)", kind: "custom", agent: "",
-      time: e.timestamp, label: t.toLowerCase().replace(/_/g, " "), detail: "" };
-    if (t === "RUN_STARTED") { d.kind = "agent_started"; d.label = "started"; }
-    else if (t === "RUN_FINISHED") {
+      time: e.timestamp, label: t.toLowerCase().replace(/_/g, " "), detail: "",
+      minor: !!MINOR[t] };
+    if (t === "RUN_STARTED") {
+      d.kind = "agent_started"; d.label = "started";
+    } else if (t === "RUN_FINISHED") {
       d.kind = "agent_completed"; d.label = "completed";
       d.detail = e.result != null ? short(e.result) : "";
-    } else if (t === "RUN_ERROR") { d.kind = "agent_error"; d.label = "error"; d.detail = short(e.message || ""); }
-    else if (t.indexOf("THINKING") === 0 || t.indexOf("REASONING") === 0) {
-      d.kind = "agent_thinking"; d.detail = short(e.delta || e.title || "");
+    } else if (t === "RUN_ERROR") {
+      d.kind = "agent_error"; d.label = "error";
+      d.detail = (e.code ? e.code + ": " : "") + short(e.message || "");
+    } else if (t.indexOf("THINKING") === 0 || t.indexOf("REASONING") === 0) {
+      d.kind = "agent_thinking";
+      if (!d.minor) { d.label = "thinking"; d.detail = short(e.delta || e.title || ""); }
     } else if (t === "TOOL_CALL_START") {
       d.kind = "tool_executing"; d.label = "tool " + e.toolCallName; d.detail = "call " + e.toolCallId;
     } else if (t === "TOOL_CALL_ARGS") {
-      d.kind = "tool_executing"; d.label = "tool args"; d.detail = "parameters " + short(e.delta || "");
-    } else if (t === "TOOL_CALL_END") { d.kind = "tool_executing"; d.detail = "call " + e.toolCallId; }
-    else if (t === "TOOL_CALL_RESULT") {
+      d.kind = "tool_executing"; d.label = "tool arguments"; d.detail = "parameters " + short(e.delta || "");
+    } else if (t === "TOOL_CALL_END") {
+      d.kind = "tool_executing";
+    } else if (t === "TOOL_CALL_RESULT") {
       d.kind = "tool_completed"; d.label = "tool result"; d.detail = "result " + short(e.content);
-    } else if (t.indexOf("TEXT_MESSAGE") === 0) { d.detail = short(e.delta || e.role || ""); }
-    else { d.detail = short(e); }
-    if (e.runId) { state.lastRun = e.runId; }
+    } else if (t.indexOf("TEXT_MESSAGE") === 0) {
+      d.label = "message"; d.detail = short(e.delta || e.role || "");
+    } else if (t === "CUSTOM") {
+      d.label = "custom " + e.name; d.detail = short(e.value);
+    } else {
+      var rest = {};
+      Object.keys(e).forEach(function (k) { if (k !== "type" && k !== "timestamp") { rest[k] = e[k]; } });
+      d.detail = short(rest);
+    }
     return d;
   }
 
@@ -160,13 +182,17 @@
 
   function onEvent(event, info) {
     var d = dialect === "ag-ui" ? describeAgui(event) : describeNative(event);
-    state.events.push({ seq: info.seq, epoch: info.epoch, type: event.type, run: d.run });
+    state.events.push({
+      seq: info.seq, part: info.part || 0, epoch: info.epoch, type: event.type, run: d.run,
+    });
     state.lastSeq = info.seq;
     var card = runCard(d.run, d.agent);
-    var row = el("li", "event kind-" + d.kind);
+    var row = el("li", "event kind-" + d.kind + (d.minor ? " minor" : ""));
     row.dataset.seq = info.seq === null ? "" : String(info.seq);
+    row.dataset.part = String(info.part || 0);
     row.dataset.type = event.type;
-    row.appendChild(el("span", "seq", info.seq === null ? "·" : "#" + info.seq));
+    var seqText = info.seq === null ? "·" : "#" + info.seq + (info.parts > 1 ? "." + info.part : "");
+    row.appendChild(el("span", "seq", seqText));
     row.appendChild(el("span", "time", clock(d.time)));
     row.appendChild(el("span", "label", d.label));
     row.appendChild(el("span", "detail", d.detail));

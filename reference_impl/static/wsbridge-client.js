@@ -8,7 +8,8 @@
  *   const client = new WsBridgeClient({
  *     url: "wss://example.com/ws", threadId: "thread-1", token: "...", lastSeq: 0,
  *     dialect: "native",              // or "ag-ui"
- *     onEvent(event, info) {},        // each event once, in seq order
+ *     onEvent(event, info) {},        // each event once, in seq order; info: {seq, epoch,
+ *                                     //  part, parts} (an AG-UI frame is part of a native event)
  *     onStatus(status) {},            // {kind: "connecting"|"subscribed"|"reconnecting"|
  *                                     //  "resync"|"epoch"|"gap"|"duplicate"|"error"|"closed", ...}
  *   });
@@ -19,6 +20,11 @@
  * An event at or below the last seq of the same epoch is a duplicate and is dropped; a jump in
  * seq is reported as a gap; resync_required and epoch changes are reported and followed (a new
  * epoch is read from its start, a trimmed log from its head).
+ *
+ * In the "ag-ui" dialect each frame is an envelope {type: "ag-ui", thread_id, seq, epoch, part,
+ * parts, event}; onEvent gets the bare AG-UI `event`. The unit of resume is the native event
+ * (seq): after a drop the server replays a cut event from part 0, and parts already handed on
+ * are dropped as duplicates, so each AG-UI event reaches onEvent once.
  */
 (function (global) {
   "use strict";
@@ -27,7 +33,7 @@
   var FINAL_CLOSE_CODES = { 1000: true, 1003: true, 1008: true, 1009: true, 4001: true };
   var CONTROL_TYPES = {
     authenticated: true, subscribed: true, resync_required: true, unsubscribed: true,
-    error: true, pong: true,
+    error: true, pong: true, run_accepted: true,
   };
 
   function WsBridgeClient(options) {
@@ -39,6 +45,7 @@
     this.token = options.token || null;
     this.dialect = options.dialect || "native";
     this.lastSeq = options.lastSeq === undefined ? null : options.lastSeq;
+    this.nextPart = 0;  // the next part expected of event lastSeq + 1 (ag-ui envelopes)
     this.epoch = options.epoch || null;
     this.onEvent = options.onEvent || function () {};
     this.onStatus = options.onStatus || function () {};
@@ -140,6 +147,7 @@
       });
       // A new epoch is a new history: read it from its start. The same epoch, trimmed: go on
       // from its head (what was trimmed is gone).
+      this.nextPart = 0;
       if (newEpoch && this.lastSeq !== 0) {
         this._setEpoch(message.epoch, "resync");
         this.lastSeq = 0;
@@ -162,34 +170,48 @@
     }
   };
 
-  /** The seq and epoch of an event: native wire dicts carry them; AG-UI events carry them in
-   * their envelope (`seq`/`epoch` at the top level, else `rawEvent` or `meta`). */
+  /** Where a frame stands: a native wire event is one whole event; an "ag-ui" envelope is part
+   * `part` of `parts` of native event `seq`, and carries the AG-UI event in `event`. */
   function position(message) {
-    var holders = [message, message.rawEvent || {}, message.meta || {}, message.wsbridge || {}];
-    for (var i = 0; i < holders.length; i += 1) {
-      if (typeof holders[i].seq === "number") {
-        return { seq: holders[i].seq, epoch: holders[i].epoch || null };
-      }
+    var seq = typeof message.seq === "number" ? message.seq : null;
+    if (message.type === "ag-ui" && message.event && typeof message.event === "object") {
+      var parts = typeof message.parts === "number" && message.parts > 0 ? message.parts : 1;
+      var part = typeof message.part === "number" ? message.part : 0;
+      return { seq: seq, epoch: message.epoch || null, part: part, parts: parts,
+        event: message.event };
     }
-    return { seq: null, epoch: null };
+    return { seq: seq, epoch: message.epoch || null, part: 0, parts: 1, event: message };
   }
 
   WsBridgeClient.prototype._event = function (message) {
     var at = position(message);
+    var info = { seq: at.seq, epoch: this.epoch, part: at.part, parts: at.parts };
     if (at.seq === null) {  // nothing to order by: pass it on as it is
-      this.onEvent(message, { seq: null, epoch: this.epoch });
+      this.onEvent(at.event, info);
       return;
     }
-    if (at.epoch && at.epoch !== this.epoch) { this._setEpoch(at.epoch, "event"); this.lastSeq = 0; }
-    if (this.lastSeq !== null && at.seq <= this.lastSeq) {
-      this.onStatus({ kind: "duplicate", seq: at.seq, lastSeq: this.lastSeq });
+    if (at.epoch && at.epoch !== this.epoch) {
+      this._setEpoch(at.epoch, "event");
+      this.lastSeq = 0;
+      this.nextPart = 0;
+      info.epoch = this.epoch;
+    }
+    var last = this.lastSeq;
+    if (last !== null && (at.seq <= last || (at.seq === last + 1 && at.part < this.nextPart))) {
+      this.onStatus({ kind: "duplicate", seq: at.seq, part: at.part, lastSeq: last });
       return;
     }
-    if (this.lastSeq !== null && at.seq > this.lastSeq + 1) {
-      this.onStatus({ kind: "gap", from: this.lastSeq + 1, to: at.seq - 1 });
+    if (last !== null && (at.seq > last + 1 || at.part > (at.seq === last + 1 ? this.nextPart : 0))) {
+      this.onStatus({ kind: "gap", from: last + 1, to: at.seq - (at.part > 0 ? 0 : 1) });
     }
-    this.lastSeq = at.seq;
-    this.onEvent(message, { seq: at.seq, epoch: this.epoch });
+    if (at.part >= at.parts - 1) {  // the event is complete: a resume point
+      this.lastSeq = at.seq;
+      this.nextPart = 0;
+    } else {
+      this.lastSeq = at.seq - 1;
+      this.nextPart = at.part + 1;
+    }
+    this.onEvent(at.event, info);
   };
 
   global.WsBridgeClient = WsBridgeClient;
