@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from .exceptions import OrchestratorInitError
@@ -36,6 +37,7 @@ class ReferenceOrchestrator:
     def __init__(self) -> None:
         self._thread_owner: dict[str, str] = {}
         self._run_thread: dict[str, str] = {}
+        self._owner_listeners: list[Callable[[str, str], None]] = []
         self.healthy = True
 
     async def health_check(self) -> bool:
@@ -44,10 +46,19 @@ class ReferenceOrchestrator:
     def create_thread(self, user_id: str, thread_id: str) -> str:
         """Record that ``user_id`` owns ``thread_id``; return the thread id."""
         validate_thread_id(thread_id)
-        owner = self._thread_owner.setdefault(thread_id, user_id)
-        if owner != user_id:
+        owner = self._thread_owner.get(thread_id)
+        if owner is None:
+            self._thread_owner[thread_id] = user_id
+            for listener in list(self._owner_listeners):
+                listener(thread_id, user_id)
+        elif owner != user_id:
             raise ValueError(f"thread {thread_id!r} belongs to another user")
         return thread_id
+
+    def on_owner_change(self, callback: Callable[[str, str], None]) -> None:
+        """Call ``callback(thread_id, owner)`` when a thread gets its owner, before
+        :meth:`create_thread` returns (so before any run of the new owner can emit)."""
+        self._owner_listeners.append(callback)
 
     def owner_of(self, thread_id: str) -> str | None:
         """Return the user who owns ``thread_id``, or ``None``."""

@@ -16,14 +16,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from collections import deque
 from collections.abc import Coroutine
+from enum import Enum
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from .auth import Authenticator, Authorizer, allow_all, authenticate, is_authorized
+from .auth import (
+    Authenticator,
+    Authorizer,
+    ReportsChanges,
+    allow_all,
+    authenticate,
+    is_authorized,
+)
 from .connections import ConnectionManager
 from .eventlog import LogHead
 from .events import Message
@@ -50,7 +59,7 @@ from .protocol import (
 )
 from .subscription import SeqGate, Step
 
-__all__ = ["ANONYMOUS", "Session", "SessionHub", "ThreadSubscriber", "Transport"]
+__all__ = ["ANONYMOUS", "Session", "SessionHub", "SessionState", "ThreadSubscriber", "Transport"]
 
 logger = logging.getLogger("reference_impl.session")
 
@@ -59,6 +68,21 @@ logger = logging.getLogger("reference_impl.session")
 ANONYMOUS = "anonymous"
 
 _GAP_FETCHES = 3
+
+
+class SessionState(Enum):
+    """Where a :class:`Session` is; it only moves forward, in this order.
+
+    ``AUTHENTICATING``: waiting for a valid token. ``OPEN``: serving frames and events.
+    ``CLOSING``: a close code is chosen (``Session.close_code``); no more events are taken and
+    no more frames read, what is queued (with a last ``error`` frame, if any) drains, then the
+    connection is closed. ``CLOSED``: the connection has ended.
+    """
+
+    AUTHENTICATING = "authenticating"
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
 
 
 class Transport(Protocol):
@@ -141,6 +165,48 @@ class SessionHub:
         self.drain_timeout = drain_timeout
         self.sessions: set[Session] = set()
         self.encode = _EncodeOnce()
+        self._rechecks: set[asyncio.Task[None]] = set()
+        if isinstance(authorizer, ReportsChanges):
+            authorizer.on_change(self.recheck)
+
+    def recheck(self, thread_id: str) -> int:
+        """Re-decide every live subscription of ``thread_id``; close the refused ones (1008).
+
+        Call it when the authorizer's answer for the thread may have changed (an authorizer
+        that :class:`~reference_impl.auth.ReportsChanges` makes the hub call it). A synchronous
+        answer takes effect before this returns: a refused subscription gets no event sent
+        after that. An asynchronous answer is awaited in a task; until it comes the
+        subscription goes on. Returns how many subscriptions were refused at once.
+        """
+        refused = 0
+        pending: list[tuple[Session, ThreadSubscriber, Any]] = []
+        for session in list(self.sessions):
+            subscriber = session.subscriptions.get(thread_id)
+            if subscriber is None:
+                continue
+            answer = self.authorizer(subscriber.user_id or ANONYMOUS, thread_id)
+            if inspect.isawaitable(answer):
+                pending.append((session, subscriber, answer))
+            elif answer is not True:
+                session.revoke(subscriber)
+                refused += 1
+        if pending:
+            task = asyncio.ensure_future(self._recheck_later(thread_id, pending))
+            self._rechecks.add(task)
+            task.add_done_callback(self._rechecks.discard)
+        return refused
+
+    async def _recheck_later(
+        self, thread_id: str, pending: list[tuple[Session, ThreadSubscriber, Any]]
+    ) -> None:
+        for session, subscriber, answer in pending:
+            try:
+                allowed = (await answer) is True
+            except Exception as exc:
+                logger.warning("authorizer failed re-checking thread %r: %r", thread_id, exc)
+                allowed = False
+            if not allowed and session.subscriptions.get(thread_id) is subscriber:
+                session.revoke(subscriber)
 
     async def serve(
         self, transport: Transport, *, token: str | None = None, peer: str = ""
@@ -208,7 +274,8 @@ class Session:
         self.transport = transport
         self.peer = peer
         self.user_id: str | None = None
-        self.closed = False
+        self.state = SessionState.AUTHENTICATING
+        #: The close code chosen on entering ``CLOSING`` (``None`` before).
         self.close_code: int | None = None
         self.subscriptions: dict[str, ThreadSubscriber] = {}
         self._queue: deque[tuple[str, bool]] = deque()
@@ -220,8 +287,14 @@ class Session:
         self._writer: asyncio.Task[None] | None = None
         self._writer_idle = False
         self._send_now = transport.send_now if isinstance(transport, WritesNow) else None
+        #: The close under way when it was started from synchronous code (overflow, revoke).
         self._closing: asyncio.Task[None] | None = None
         self._warned = False
+
+    @property
+    def closed(self) -> bool:
+        """Whether the session takes no more events (``CLOSING`` or ``CLOSED``)."""
+        return self.state is SessionState.CLOSING or self.state is SessionState.CLOSED
 
     # -- the receive loop ---------------------------------------------------------------------
 
@@ -230,7 +303,7 @@ class Session:
         self._writer = writer = asyncio.ensure_future(self._write_loop())
         try:
             if await self._authenticate(token):
-                while not self.closed:
+                while self.state is SessionState.OPEN:
                     data = await self.transport.receive()
                     if data is None:
                         break
@@ -239,19 +312,21 @@ class Session:
             logger.exception("session %s failed", self.peer)
             await self.close(CloseCode.INTERNAL_ERROR, "internal error")
         finally:
-            self.closed = True
+            if self._closing is not None:
+                # let a close under way send its last frame before the writer stops
+                await asyncio.gather(self._closing, return_exceptions=True)
+            self.state = SessionState.CLOSED
             self._detach()
             tasks = [writer, *self._tasks]
             for task in tasks:
                 task.cancel()
-            if self._closing is not None:
-                tasks.append(self._closing)
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _authenticate(self, token: str | None) -> bool:
         authenticator = self.hub.authenticator
         if authenticator is None:
             self.user_id = ANONYMOUS
+            self.state = SessionState.OPEN
             return True
         if token is None:
             try:
@@ -278,6 +353,9 @@ class Session:
             await self._refuse_auth("invalid token")
             return False
         self.user_id = user_id
+        if self.state is not SessionState.AUTHENTICATING:
+            return False
+        self.state = SessionState.OPEN
         if reply:
             self.send_frame(AuthenticatedFrame(user_id=user_id))
         return True
@@ -430,6 +508,25 @@ class Session:
         self._drop(subscriber)
         self.send_frame(UnsubscribedFrame(thread_id=thread_id))
 
+    def revoke(self, subscriber: ThreadSubscriber) -> None:
+        """The user may no longer see the subscriber's thread: stop it now, then close (1008).
+
+        The subscription stops at once (no event of the thread is queued after this returns);
+        the client gets an ``error`` ``forbidden`` naming the thread, then the close.
+        """
+        thread_id = subscriber.thread_id
+        self._drop(subscriber)
+        if not self._begin_close(CloseCode.POLICY_VIOLATION):
+            return
+        self.hub.metrics.refused_subscriptions += 1
+        self._warn(f"subscription to thread {thread_id!r} revoked: the user may no longer see it")
+        frame = ErrorFrame(
+            code=ErrorCode.FORBIDDEN.value,
+            message=f"user {self.user_id!r} may no longer see thread {thread_id!r}",
+            thread_id=thread_id,
+        )
+        self._closing = asyncio.ensure_future(self._drain_and_close(frame))
+
     def _drop(self, subscriber: ThreadSubscriber) -> None:
         subscriber.active = False
         self.hub.connection_manager.remove(subscriber)
@@ -475,14 +572,12 @@ class Session:
 
     def overflow(self, why: str) -> None:
         """Close this session as a slow consumer."""
-        if self.closed:
+        if not self._begin_close(CloseCode.SLOW_CONSUMER):
             return
-        self.closed = True
-        self._detach()
         self.hub.metrics.dropped_slow_clients += 1
         logger.warning("session %s (user %s) is a slow consumer: %s", self.peer, self.user_id, why)
         self._closing = asyncio.ensure_future(
-            self.close(CloseCode.SLOW_CONSUMER, "slow consumer: resume from last seq")
+            self._finish_close("slow consumer: resume from last seq")
         )
 
     def _enqueue_live(self, text: str) -> bool:
@@ -499,8 +594,8 @@ class Session:
         self._enqueue(text, replay=False)
         return True
 
-    def _enqueue(self, text: str, *, replay: bool) -> None:
-        if self.closed:
+    def _enqueue(self, text: str, *, replay: bool, last: bool = False) -> None:
+        if self.closed and not last:
             return
         self._queue.append((text, replay))
         if replay:
@@ -535,19 +630,33 @@ class Session:
     # -- closing ------------------------------------------------------------------------------
 
     async def close_with(self, frame: BaseModel, code: int) -> None:
-        """Send ``frame`` after everything queued, then close with ``code``."""
-        self.send_frame(frame)
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._drained.wait(), self.hub.drain_timeout)
-        await self.close(code, getattr(frame, "message", "")[:120])
+        """Send ``frame`` after everything queued, then close with ``code`` (idempotent)."""
+        if self._begin_close(code):
+            await self._drain_and_close(frame)
 
     async def close(self, code: int, reason: str) -> None:
         """Stop delivering and close the connection with ``code`` (idempotent)."""
-        if self.close_code is not None:
-            return
+        if self._begin_close(code):
+            await self._finish_close(reason)
+
+    def _begin_close(self, code: int) -> bool:
+        """Enter ``CLOSING`` with ``code``, stopping every subscription; ``False`` if already."""
+        if self.closed:
+            return False
+        self.state = SessionState.CLOSING
         self.close_code = code
-        self.closed = True
         self._detach()
+        return True
+
+    async def _drain_and_close(self, frame: BaseModel) -> None:
+        self._enqueue(encode_frame(frame), replay=True, last=True)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._drained.wait(), self.hub.drain_timeout)
+        await self._finish_close(getattr(frame, "message", "")[:120])
+
+    async def _finish_close(self, reason: str) -> None:
+        code = self.close_code
+        assert code is not None
         self._queue.clear()
         if self._writer is not None and self._writer is not asyncio.current_task():
             self._writer.cancel()
