@@ -17,7 +17,7 @@ import sys
 from typing import Any, TextIO
 from urllib.parse import urlencode
 
-from .auth import OwnerAuthorizer, TokenAuthenticator
+from .auth import Authorizer, OwnerAuthorizer, TokenAuthenticator, allow_all
 from .backends.base import Backend
 from .backends.memory import MemoryBackend
 from .bridge import create_bridge
@@ -32,6 +32,7 @@ from .server import BridgeServer
 __all__ = [
     "add_commands",
     "build_backend",
+    "parse_owner",
     "parse_redis_url",
     "parse_token",
     "serve",
@@ -60,7 +61,51 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     serve_parser.add_argument(
         "--demo", action="store_true", help="run a demo agent that emits events every second"
     )
-    serve_parser.add_argument("--demo-interval", type=float, default=1.0, help=argparse.SUPPRESS)
+    serve_parser.add_argument(
+        "--demo-interval",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="pause between demo runs (0: back to back)",
+    )
+    serve_parser.add_argument(
+        "--demo-thread", default=DEMO_THREAD, metavar="THREAD", help="the demo agent's thread"
+    )
+    serve_parser.add_argument(
+        "--demo-runs",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="stop the demo after N runs and print 'demo done' (default: run until stopped)",
+    )
+    serve_parser.add_argument(
+        "--demo-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long after start-up before the first demo run",
+    )
+    serve_parser.add_argument(
+        "--owner",
+        action="append",
+        default=[],
+        type=parse_owner,
+        metavar="THREAD=USER",
+        help="USER owns THREAD (repeatable); with --token only a thread's owner may follow it",
+    )
+    serve_parser.add_argument(
+        "--allow-unowned",
+        action="store_true",
+        help="let any authenticated user follow a thread nobody owns yet; such subscriptions "
+        "are closed (1008) when another user claims the thread",
+    )
+    serve_parser.add_argument(
+        "--max-queue",
+        type=_positive_int,
+        default=1000,
+        metavar="N",
+        help="live events queued per connection before it is closed as a slow consumer (4008)",
+    )
     serve_parser.add_argument(
         "--token",
         action="append",
@@ -102,6 +147,24 @@ def parse_token(text: str) -> tuple[str, str]:
     if not sep or not token or not user:
         raise argparse.ArgumentTypeError(f"expected TOKEN=USER, got {text!r}")
     return token, user
+
+
+def parse_owner(text: str) -> tuple[str, str]:
+    """Parse ``THREAD=USER`` (the thread id is everything before the last ``=``)."""
+    thread, sep, user = text.rpartition("=")
+    if not sep or not thread or not user:
+        raise argparse.ArgumentTypeError(f"expected THREAD=USER, got {text!r}")
+    return thread, user
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
 
 
 def parse_redis_url(text: str) -> str:
@@ -154,13 +217,25 @@ async def serve(
     except BackendUnavailableError as exc:
         print(f"wsbridge serve: {exc}", file=sys.stderr)
         return 1
-    if args.demo:
-        orchestrator.create_thread(DEMO_USER, DEMO_THREAD)
+    try:
+        for thread_id, user_id in args.owner:
+            orchestrator.create_thread(user_id, thread_id)
+        if args.demo:
+            orchestrator.create_thread(DEMO_USER, args.demo_thread)
+    except ValueError as exc:
+        print(f"wsbridge serve: {exc}", file=sys.stderr)
+        await bridge.close()
+        return 2
+    # Without tokens every client is the same anonymous user: there is nobody to tell apart.
+    authorizer: Authorizer = (
+        OwnerAuthorizer(orchestrator, allow_unowned=args.allow_unowned) if tokens else allow_all
+    )
     server = BridgeServer(
         bridge,
         manager,
         authenticator=TokenAuthenticator(tokens) if tokens else None,
-        authorizer=OwnerAuthorizer(orchestrator, allow_unowned=True),
+        authorizer=authorizer,
+        max_queue=args.max_queue,
     )
     demo: asyncio.Task[None] | None = None
     demo_stop = asyncio.Event()
@@ -168,28 +243,20 @@ async def serve(
         await server.start(args.host, args.port)
         _say(out, f"wsbridge: serving {server.url}")
         if not tokens:
-            _say(out, "wsbridge: no --token given: authentication is off")
+            _say(out, "wsbridge: no --token given: authentication is off, every thread is open")
         if args.demo:
             demo_tokens = [t for t, user in tokens.items() if user == DEMO_USER] or list(tokens)
             login = f" --token {demo_tokens[0]}" if demo_tokens else ""
             viewer = viewer_url(
-                server.http_url, DEMO_THREAD, demo_tokens[0] if demo_tokens else None
+                server.http_url, args.demo_thread, demo_tokens[0] if demo_tokens else None
             )
             _say(
                 out,
-                f"wsbridge: demo agent on thread {DEMO_THREAD!r}; watch it with:\n"
-                f"  wsbridge tail {server.url} --thread {DEMO_THREAD}{login} --last-seq 0\n"
+                f"wsbridge: demo agent on thread {args.demo_thread!r}; watch it with:\n"
+                f"  wsbridge tail {server.url} --thread {args.demo_thread}{login} --last-seq 0\n"
                 f"  or open {viewer} in a browser",
             )
-            demo = asyncio.ensure_future(
-                run_demo(
-                    bridge,
-                    orchestrator,
-                    interval=args.demo_interval,
-                    on_run=lambda run_id: _say(out, f"wsbridge: demo run {run_id}"),
-                    stop=demo_stop,
-                )
-            )
+            demo = asyncio.ensure_future(_demo(args, bridge, orchestrator, out, demo_stop))
         _say(out, f"wsbridge: metrics at {server.http_url}/metrics")
         if not args.demo:
             _say(out, f"wsbridge: live viewer at {server.http_url}/?thread=THREAD&token=TOKEN")
@@ -202,6 +269,34 @@ async def serve(
         await server.close()
         await bridge.close()
     return 0
+
+
+async def _demo(
+    args: argparse.Namespace,
+    bridge: Any,
+    orchestrator: ReferenceOrchestrator,
+    out: TextIO,
+    stop: asyncio.Event,
+) -> None:
+    if args.demo_delay > 0:
+        await asyncio.sleep(args.demo_delay)
+    runs = 0
+
+    def started(run_id: str) -> None:
+        nonlocal runs
+        runs += 1
+        _say(out, f"wsbridge: demo run {run_id}")
+
+    await run_demo(
+        bridge,
+        orchestrator,
+        thread_id=args.demo_thread,
+        interval=args.demo_interval,
+        runs=args.demo_runs,
+        on_run=started,
+        stop=stop,
+    )
+    _say(out, f"wsbridge: demo done: {runs} runs on thread {args.demo_thread!r}")
 
 
 async def _stop_task(task: asyncio.Task[None]) -> None:

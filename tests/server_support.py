@@ -51,7 +51,9 @@ class Stack:
 
 
 @asynccontextmanager
-async def running_stack(port: int = 0, **server_options: Any) -> AsyncIterator[Stack]:
+async def running_stack(
+    port: int = 0, *, allow_unowned: bool = False, **server_options: Any
+) -> AsyncIterator[Stack]:
     """Build a reference bridge and serve it; close both afterwards."""
     orchestrator = ReferenceOrchestrator()
     for user, thread in (("alice", "alice-1"), ("alice", "alice-2"), ("bob", "bob-1")):
@@ -60,7 +62,7 @@ async def running_stack(port: int = 0, **server_options: Any) -> AsyncIterator[S
     bridge = await create_bridge(connection_manager=manager, orchestrator=orchestrator)
     options: dict[str, Any] = {
         "authenticator": TokenAuthenticator(TOKENS),
-        "authorizer": OwnerAuthorizer(orchestrator),
+        "authorizer": OwnerAuthorizer(orchestrator, allow_unowned=allow_unowned),
         "close_timeout": 1.0,
     }
     options.update(server_options)

@@ -7,6 +7,7 @@ import pytest
 from reference_impl import ReferenceOrchestrator
 from reference_impl.auth import (
     OwnerAuthorizer,
+    ReportsChanges,
     TokenAuthenticator,
     allow_all,
     authenticate,
@@ -70,3 +71,28 @@ async def test_only_a_literal_true_authorizes() -> None:
     assert await is_authorized(maybe, "yes", "t")
     assert not await is_authorized(maybe, "no", "t")
     assert not await is_authorized(lambda u, t: 1, "u", "t")  # type: ignore[arg-type,return-value]
+
+
+def test_a_claim_is_reported_once_before_create_thread_returns() -> None:
+    orchestrator = ReferenceOrchestrator()
+    owners = OwnerAuthorizer(orchestrator, allow_unowned=True)
+    assert isinstance(owners, ReportsChanges)
+    changed: list[str] = []
+    owners.on_change(changed.append)
+    claims: list[tuple[str, str]] = []
+    orchestrator.on_owner_change(lambda thread_id, owner: claims.append((thread_id, owner)))
+    assert owners("bob", "t1")
+    orchestrator.create_thread("alice", "t1")
+    assert (changed, claims) == (["t1"], [("t1", "alice")])
+    assert not owners("bob", "t1")
+    orchestrator.create_thread("alice", "t1")  # already hers: no change
+    with pytest.raises(ValueError, match="another user"):
+        orchestrator.create_thread("bob", "t1")
+    assert changed == ["t1"]
+    assert not isinstance(allow_all, ReportsChanges)
+
+    class Static:
+        def owner_of(self, thread_id: str) -> str | None:
+            return None
+
+    OwnerAuthorizer(Static()).on_change(changed.append)  # owners that never change: no-op

@@ -12,6 +12,7 @@ import sys
 
 import pytest
 from server_support import TIMEOUT, Lines
+from websockets.asyncio.client import connect
 
 from pytest_wsbridge.cli import build_parser
 from reference_impl import cli
@@ -147,3 +148,88 @@ async def test_the_demo_stops_when_asked() -> None:
     assert bridge.metrics.emitted == 6
     await asyncio.wait_for(run_demo(bridge, orchestrator, interval=0, runs=2), TIMEOUT)
     assert bridge.metrics.emitted == 18
+
+
+async def _tail(url: str, *options: str) -> tuple[int, str]:
+    """Run ``wsbridge tail`` in process; return its exit status and printed lines."""
+    printed = Lines()
+    args = build_parser().parse_args(["tail", url, *options])
+    return await asyncio.wait_for(cli.tail(args, printed), TIMEOUT), printed.getvalue()
+
+
+@pytest.mark.asyncio
+async def test_serve_owners_refuse_unowned_threads_and_a_bounded_demo(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = build_parser().parse_args(
+        [
+            *("serve", "--port", "0", "--token", "ta=alice", "--token", "tb=bob"),
+            *("--token", "td=demo", "--owner", "a=1=alice", "--demo", "--demo-thread", "d1"),
+            *("--demo-runs", "2", "--demo-interval", "0", "--max-queue", "5"),
+        ]
+    )
+    assert args.owner == [("a=1", "alice")]
+    out, stop = Lines(), asyncio.Event()
+    server = asyncio.ensure_future(cli.serve(args, out, stop=stop))
+    url = (await out.wait_for(r"serving (ws://\S+)"))[1]
+    await out.wait_for("demo done: 2 runs on thread 'd1'")
+    assert out.getvalue().count("demo run thread_d1_run_") == 2
+    status, printed = await _tail(
+        url, "--thread", "d1", "--token", "td", "--last-seq", "0", "--count", "12"
+    )
+    assert status == 0
+    assert [json.loads(line)["seq"] for line in printed.splitlines()] == list(range(1, 13))
+    for token, thread in (("tb", "d1"), ("tb", "a=1"), ("ta", "d1"), ("tb", "nobodys")):
+        assert (await _tail(url, "--thread", thread, "--token", token))[0] == 1
+        assert f"may not subscribe to thread {thread!r}" in capsys.readouterr().err
+    stop.set()
+    assert await asyncio.wait_for(server, TIMEOUT) == 0
+
+
+@pytest.mark.asyncio
+async def test_serve_allow_unowned_opens_threads_nobody_owns() -> None:
+    args = build_parser().parse_args(
+        [
+            *("serve", "--port", "0", "--token", "tb=bob", "--token", "td=demo"),
+            *("--allow-unowned", "--demo", "--demo-thread", "later", "--demo-runs", "1"),
+            *("--demo-delay", "30"),
+        ]
+    )
+    out, stop = Lines(), asyncio.Event()
+    server = asyncio.ensure_future(cli.serve(args, out, stop=stop))
+    url = (await out.wait_for(r"serving (ws://\S+)"))[1]
+    # "later" belongs to the demo user from start-up; any other unowned thread is open to bob
+    assert (await _tail(url, "--thread", "later", "--token", "tb"))[0] == 1
+    async with connect(url, additional_headers={"Authorization": "Bearer tb"}) as ws:
+        await ws.send(json.dumps({"type": "subscribe", "thread_id": "open"}))
+        answer = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+        assert (answer["type"], answer["thread_id"]) == ("subscribed", "open")
+    stop.set()
+    assert await asyncio.wait_for(server, TIMEOUT) == 0
+
+
+@pytest.mark.parametrize(
+    ("option", "bad"),
+    [
+        ("--owner", "nouser"),
+        ("--owner", "=u"),
+        ("--owner", "t="),
+        ("--demo-runs", "0"),
+        ("--max-queue", "x"),
+    ],
+)
+def test_serve_options_refuse_bad_values(
+    option: str, bad: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", option, bad])
+    assert option in capsys.readouterr().err
+
+
+@pytest.mark.asyncio
+async def test_serve_refuses_a_thread_given_two_owners(capsys: pytest.CaptureFixture[str]) -> None:
+    args = build_parser().parse_args(
+        ["serve", "--port", "0", "--owner", "t=alice", "--owner", "t=bob"]
+    )
+    assert await asyncio.wait_for(cli.serve(args, Lines()), TIMEOUT) == 2
+    assert "belongs to another user" in capsys.readouterr().err

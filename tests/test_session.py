@@ -14,7 +14,7 @@ from server_support import TIMEOUT
 from reference_impl import ConnectionManager
 from reference_impl.history import NoHistory, ReplayHistory
 from reference_impl.protocol import CloseCode
-from reference_impl.session import ANONYMOUS, Session, SessionHub
+from reference_impl.session import ANONYMOUS, Session, SessionHub, SessionState
 
 
 class MemoryTransport:
@@ -321,3 +321,39 @@ def test_the_hub_needs_the_bridges_connection_manager_and_a_positive_queue() -> 
         SessionHub(NoManager())
     with pytest.raises(ValueError, match="max_queue"):
         SessionHub(NoManager(), ConnectionManager(), max_queue=0)
+
+
+@pytest.mark.asyncio
+async def test_a_session_moves_through_its_states_in_order_and_closes_once() -> None:
+    class Auth:
+        def authenticate(self, token: str) -> str | None:
+            return "alice" if token == "ok" else None
+
+    manager = ConnectionManager()
+    hub = SessionHub(Downstream(manager), authenticator=Auth(), max_queue=2)
+    transport = MemoryTransport()
+    task = asyncio.ensure_future(hub.serve(transport))
+    await asyncio.sleep(0)  # the task starts: its session is registered before any await
+    [served] = hub.sessions
+    assert (served.state, served.closed, served.close_code) == (
+        SessionState.AUTHENTICATING,
+        False,
+        None,
+    )
+    transport.send({"type": "auth", "token": "ok"})
+    assert (await transport.next())["type"] == "authenticated"
+    assert served.state is SessionState.OPEN
+    transport.send({"type": "subscribe", "thread_id": "t"})
+    assert (await transport.next())["type"] == "subscribed"
+    served.overflow("test")  # from synchronous code: CLOSING at once, every subscription stopped
+    assert (served.state, served.closed, served.close_code) == (
+        SessionState.CLOSING,
+        True,
+        CloseCode.SLOW_CONSUMER,
+    )
+    assert manager.connections_for_thread("t") == []
+    await served.close(CloseCode.NORMAL, "again")  # idempotent: the first code stands
+    assert await asyncio.wait_for(task, TIMEOUT) is served
+    assert (served.state, served.close_code) == (SessionState.CLOSED, CloseCode.SLOW_CONSUMER)
+    assert transport.closed is not None
+    assert transport.closed[0] == CloseCode.SLOW_CONSUMER
