@@ -83,7 +83,15 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         type=float,
         default=0.0,
         metavar="SECONDS",
-        help="wait this long after start-up before the first demo run",
+        help="wait this long after start-up before the demo creates its thread and runs "
+        "(with --token, use --owner THREAD=demo to let its user subscribe meanwhile)",
+    )
+    serve_parser.add_argument(
+        "--demo-padding",
+        type=_whole_number,
+        default=0,
+        metavar="CHARS",
+        help="add CHARS of filler to each demo run's tool call and result (heavier events)",
     )
     serve_parser.add_argument(
         "--owner",
@@ -158,12 +166,16 @@ def parse_owner(text: str) -> tuple[str, str]:
 
 
 def _positive_int(text: str) -> int:
+    return _whole_number(text, minimum=1)
+
+
+def _whole_number(text: str, minimum: int = 0) -> int:
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}")
     return value
 
 
@@ -220,8 +232,6 @@ async def serve(
     try:
         for thread_id, user_id in args.owner:
             orchestrator.create_thread(user_id, thread_id)
-        if args.demo:
-            orchestrator.create_thread(DEMO_USER, args.demo_thread)
     except ValueError as exc:
         print(f"wsbridge serve: {exc}", file=sys.stderr)
         await bridge.close()
@@ -280,6 +290,13 @@ async def _demo(
 ) -> None:
     if args.demo_delay > 0:
         await asyncio.sleep(args.demo_delay)
+    # The demo user creates its thread as it starts, like a user opening a new chat: with
+    # --allow-unowned, other users' early subscriptions to it are closed here (1008).
+    try:
+        orchestrator.create_thread(DEMO_USER, args.demo_thread)
+    except ValueError as exc:
+        _say(out, f"wsbridge: demo not started: {exc}")
+        return
     runs = 0
 
     def started(run_id: str) -> None:
@@ -295,6 +312,7 @@ async def _demo(
         runs=args.demo_runs,
         on_run=started,
         stop=stop,
+        padding=args.demo_padding,
     )
     _say(out, f"wsbridge: demo done: {runs} runs on thread {args.demo_thread!r}")
 

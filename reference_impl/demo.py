@@ -26,16 +26,19 @@ class DemoAgent(AgentBase):
 
     name = "demo-agent"
 
-    def __init__(self, pause: float = 0.0) -> None:
+    def __init__(self, pause: float = 0.0, padding: int = 0) -> None:
         super().__init__()
         self.pause = pause
+        #: Characters of filler in the tool call and its result (heavier events, for load tests).
+        self.padding = padding
 
     async def execute(self, request: Any) -> Any:
         await self.events.emit_thinking(f"planning an answer to {request!r}", 1, 25.0)
         await asyncio.sleep(self.pause)
-        await self.events.emit_tool_executing("weather", {"city": "Lisbon"})
+        filler = {"notes": "." * self.padding} if self.padding else {}
+        await self.events.emit_tool_executing("weather", {"city": "Lisbon", **filler})
         await asyncio.sleep(self.pause)
-        await self.events.emit_tool_completed("weather", {"forecast": "sunny"}, 12.5)
+        await self.events.emit_tool_completed("weather", {"forecast": "sunny", **filler}, 12.5)
         await self.events.emit_thinking("writing the answer", 2, 90.0)
         return {"answer": "It will be sunny in Lisbon."}
 
@@ -49,11 +52,13 @@ async def run_demo(
     runs: int | None = None,
     on_run: Callable[[str], None] | None = None,
     stop: asyncio.Event | None = None,
+    padding: int = 0,
 ) -> None:
     """Start a :class:`DemoAgent` run on ``thread_id`` every ``interval`` seconds.
 
     ``runs`` bounds the number of runs (``None``: until cancelled or ``stop`` is set);
-    ``on_run(run_id)`` is called as each run starts.
+    ``on_run(run_id)`` is called as each run starts; ``padding`` characters of filler go
+    into each run's tool call and result.
     """
     count = 0
     while (runs is None or count < runs) and not (stop is not None and stop.is_set()):
@@ -61,7 +66,7 @@ async def run_demo(
         run_id = orchestrator.start_run(thread_id)
         if on_run is not None:
             on_run(run_id)
-        agent = DemoAgent(pause=interval / 4)
+        agent = DemoAgent(pause=interval / 4, padding=padding)
         agent.set_websocket_bridge(bridge, run_id)
         await agent.run(f"question {count}")
         await asyncio.sleep(interval)

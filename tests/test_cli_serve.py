@@ -9,10 +9,12 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 
 import pytest
 from server_support import TIMEOUT, Lines
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from pytest_wsbridge.cli import build_parser
 from reference_impl import cli
@@ -166,6 +168,7 @@ async def test_serve_owners_refuse_unowned_threads_and_a_bounded_demo(
             *("serve", "--port", "0", "--token", "ta=alice", "--token", "tb=bob"),
             *("--token", "td=demo", "--owner", "a=1=alice", "--demo", "--demo-thread", "d1"),
             *("--demo-runs", "2", "--demo-interval", "0", "--max-queue", "5"),
+            *("--demo-padding", "10"),
         ]
     )
     assert args.owner == [("a=1", "alice")]
@@ -178,7 +181,10 @@ async def test_serve_owners_refuse_unowned_threads_and_a_bounded_demo(
         url, "--thread", "d1", "--token", "td", "--last-seq", "0", "--count", "12"
     )
     assert status == 0
-    assert [json.loads(line)["seq"] for line in printed.splitlines()] == list(range(1, 13))
+    events = [json.loads(line) for line in printed.splitlines()]
+    assert [event["seq"] for event in events] == list(range(1, 13))
+    tool_call = events[2]["payload"]
+    assert tool_call["parameters"] == {"city": "Lisbon", "notes": "." * 10}, tool_call
     for token, thread in (("tb", "d1"), ("tb", "a=1"), ("ta", "d1"), ("tb", "nobodys")):
         assert (await _tail(url, "--thread", thread, "--token", token))[0] == 1
         assert f"may not subscribe to thread {thread!r}" in capsys.readouterr().err
@@ -186,24 +192,39 @@ async def test_serve_owners_refuse_unowned_threads_and_a_bounded_demo(
     assert await asyncio.wait_for(server, TIMEOUT) == 0
 
 
+async def _until_closed(ws: ClientConnection) -> AsyncIterator[str | bytes]:
+    """Every frame until the server closes ``ws`` (each receive bounded by TIMEOUT)."""
+    while True:
+        try:
+            yield await asyncio.wait_for(ws.recv(), TIMEOUT)
+        except ConnectionClosed:
+            return
+
+
 @pytest.mark.asyncio
-async def test_serve_allow_unowned_opens_threads_nobody_owns() -> None:
+async def test_serve_allow_unowned_closes_early_subscribers_when_the_demo_claims() -> None:
     args = build_parser().parse_args(
         [
             *("serve", "--port", "0", "--token", "tb=bob", "--token", "td=demo"),
             *("--allow-unowned", "--demo", "--demo-thread", "later", "--demo-runs", "1"),
-            *("--demo-delay", "30"),
+            *("--demo-delay", "1", "--demo-interval", "0"),
         ]
     )
     out, stop = Lines(), asyncio.Event()
     server = asyncio.ensure_future(cli.serve(args, out, stop=stop))
     url = (await out.wait_for(r"serving (ws://\S+)"))[1]
-    # "later" belongs to the demo user from start-up; any other unowned thread is open to bob
-    assert (await _tail(url, "--thread", "later", "--token", "tb"))[0] == 1
     async with connect(url, additional_headers={"Authorization": "Bearer tb"}) as ws:
         await ws.send(json.dumps({"type": "subscribe", "thread_id": "open"}))
         answer = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
         assert (answer["type"], answer["thread_id"]) == ("subscribed", "open")
+        await ws.send(json.dumps({"type": "subscribe", "thread_id": "later", "last_seq": 0}))
+        frames = [json.loads(data) async for data in _until_closed(ws)]
+        assert ws.protocol.close_rcvd is not None  # ws.close_code: websockets >= 14.1 only
+        assert ws.protocol.close_rcvd.code == 1008
+    # subscribed before the claim (then closed by it) or refused after it: never an event
+    assert [f["type"] for f in frames] in (["subscribed", "error"], ["error"])
+    assert (frames[-1]["code"], frames[-1]["thread_id"]) == ("forbidden", "later")
+    await out.wait_for("demo done: 1 runs")
     stop.set()
     assert await asyncio.wait_for(server, TIMEOUT) == 0
 
@@ -216,6 +237,7 @@ async def test_serve_allow_unowned_opens_threads_nobody_owns() -> None:
         ("--owner", "t="),
         ("--demo-runs", "0"),
         ("--max-queue", "x"),
+        ("--demo-padding", "-1"),
     ],
 )
 def test_serve_options_refuse_bad_values(
