@@ -23,6 +23,13 @@ def _short(value: Any, limit: int = _LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _number(value: object, template: str) -> str:
+    """``template`` filled with ``value`` when it is a number, else ``""``."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return template.format(value)
+    return ""
+
+
 def short_run(run_id: object) -> str:
     """A run id as a column: the random tail of a standard run id, else the id (shortened)."""
     if not isinstance(run_id, str) or not run_id:
@@ -44,20 +51,12 @@ def summarize(event: dict[str, Any]) -> str:
             )
         if kind == "agent_thinking":
             step = f"step {p['step_number']}: " if p.get("step_number") is not None else ""
-            progress = (
-                f" ({p['progress_percentage']:g}%)"
-                if isinstance(p.get("progress_percentage"), (int, float))
-                else ""
-            )
+            progress = _number(p.get("progress_percentage"), " ({:g}%)")
             return f"{step}{_short(p.get('reasoning', ''))}{progress}"
         if kind == "tool_executing":
             return f"{p.get('tool_name')}({_short(p.get('parameters') or {})})"
         if kind == "tool_completed":
-            took = (
-                f" in {p['execution_time_ms']:g} ms"
-                if isinstance(p.get("execution_time_ms"), (int, float))
-                else ""
-            )
+            took = _number(p.get("execution_time_ms"), " in {:g} ms")
             return f"{p.get('tool_name')} -> {_short(p.get('result'))}{took}"
         if kind == "agent_completed":
             return "completed" + (f": {_short(p['result'])}" if p.get("result") is not None else "")

@@ -7,6 +7,8 @@ import io
 import json
 import os
 import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -130,3 +132,20 @@ class Lines(io.StringIO):
             return match
 
         return await asyncio.wait_for(scan(), TIMEOUT)
+
+
+#: ``wsbridge`` as a subprocess of this interpreter (the venv's, whatever is on PATH).
+WSBRIDGE = [sys.executable, "-m", "pytest_wsbridge.cli"]
+#: The environment of ``wsbridge`` subprocesses: unbuffered, so their lines come as printed.
+WSBRIDGE_ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+
+def serve_demo(interval: float = 0.05) -> subprocess.Popen[str]:
+    """``wsbridge serve --demo --port 0`` as a subprocess; stop it with SIGTERM."""
+    return subprocess.Popen(
+        [*WSBRIDGE, "serve", "--demo", "--port", "0", "--demo-interval", str(interval)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=WSBRIDGE_ENV,
+    )

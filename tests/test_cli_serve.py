@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 
 import pytest
-from server_support import TIMEOUT, Lines
+from server_support import TIMEOUT, WSBRIDGE, WSBRIDGE_ENV, Lines, serve_demo
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -75,15 +73,8 @@ def test_token_option_needs_token_equals_user(bad: str, capsys: pytest.CaptureFi
 
 def test_serve_demo_and_tail_as_subprocesses() -> None:
     """The README's first command: events flow from the demo to ``wsbridge tail``."""
-    wsbridge = [sys.executable, "-m", "pytest_wsbridge.cli"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    serve = subprocess.Popen(
-        [*wsbridge, "serve", "--demo", "--port", "0", "--demo-interval", "0.05"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    wsbridge, env = WSBRIDGE, WSBRIDGE_ENV
+    serve = serve_demo()
     try:
         assert serve.stdout is not None
         first = serve.stdout.readline()

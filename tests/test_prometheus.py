@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -17,7 +15,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
-from server_support import TIMEOUT, raw, recv, running_stack, subscribe
+from server_support import (
+    TIMEOUT,
+    WSBRIDGE,
+    WSBRIDGE_ENV,
+    raw,
+    recv,
+    running_stack,
+    serve_demo,
+    subscribe,
+)
 
 from reference_impl.metrics import BridgeMetrics, LatencyHistogram
 from reference_impl.prometheus import COUNTERS, registry_for, render
@@ -181,15 +188,7 @@ async def test_http_off_leaves_only_websockets() -> None:
 
 def test_curl_metrics_of_serve_demo_shows_emitted_and_delivered_moving() -> None:
     """The issue's done-when: ``wsbridge serve --demo``, someone watching, two scrapes."""
-    wsbridge = [sys.executable, "-m", "pytest_wsbridge.cli"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    serve = subprocess.Popen(
-        [*wsbridge, "serve", "--demo", "--port", "0", "--demo-interval", "0.05"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    serve = serve_demo()
     tail: subprocess.Popen[str] | None = None
     try:
         assert serve.stdout is not None
@@ -202,7 +201,7 @@ def test_curl_metrics_of_serve_demo_shows_emitted_and_delivered_moving() -> None
         metrics_url = re.search(r"metrics at (http://\S+)", lines[4])
         assert metrics_url is not None, lines
         tail = subprocess.Popen(
-            [*wsbridge, *command[1:]], stdout=subprocess.PIPE, text=True, env=env
+            [*WSBRIDGE, *command[1:]], stdout=subprocess.PIPE, text=True, env=WSBRIDGE_ENV
         )
         assert tail.stdout is not None
         tail.stdout.readline()  # watching: live events are delivered from now on
