@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from reference_impl.events import CALL_KEY
-from reference_impl.lifecycle import check_run_lifecycle, check_thread_sequence
+from reference_impl.lifecycle import check_run_lifecycle
+from reference_impl.sequence import check_thread_sequence
 
 from .ledger import CallRecord, DeliveryRecord, Ledger, SendRecord, ThreadSource
 
@@ -245,10 +246,10 @@ def _analyze_stream(
         if not any(f.call.index == 0 for f in got):
             continue  # joined the run midway: its lifecycle cannot be judged from here
         expected = {v.rule for v in check_run_lifecycle(_as_events(f for f in emitted))}
-        for problem in check_run_lifecycle(_as_events(got)):
-            if problem.rule not in expected:
+        for broken in check_run_lifecycle(_as_events(got)):
+            if broken.rule not in expected:
                 delivery = next(d for d in stream if d.message.get("run_id") == run_id)
-                analysis.reordered_lifecycle.append((run_id, f"{label}: {problem}", delivery))
+                analysis.reordered_lifecycle.append((run_id, f"{label}: {broken}", delivery))
 
 
 def _as_events(fates: Iterable[Fate]) -> list[dict[str, Any]]:

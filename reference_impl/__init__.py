@@ -25,10 +25,11 @@ from .exceptions import (
     WsBridgeError,
 )
 from .ids import generate_run_id, is_standard_run_id, thread_id_from_run_id, validate_thread_id
-from .lifecycle import LifecycleViolation, check_run_lifecycle, check_runs, check_thread_sequence
+from .lifecycle import LifecycleViolation, check_run_lifecycle, check_runs
 from .metrics import BridgeMetrics
 from .orchestrator import Orchestrator, ReferenceOrchestrator, check_orchestrator
 from .registry import Lookup, LookupMiss, ThreadRegistry
+from .sequence import SequenceViolation, check_thread_sequence
 
 __version__ = "0.1.0"
 
@@ -61,6 +62,7 @@ __all__ = [
     "ReferenceOrchestrator",
     "RegistryConflictError",
     "ResyncRequired",
+    "SequenceViolation",
     "ThreadRegistry",
     "ThreadResolutionError",
     "WebSocketBridgeAdapter",

@@ -12,6 +12,7 @@ import asyncio
 import inspect
 import logging
 import time
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -45,7 +46,11 @@ __all__ = [
 
 logger = logging.getLogger("reference_impl.bridge")
 
-LifecycleMode = Literal["off", "warn", "strict"]
+LifecyclePolicy = Literal["off", "warn", "strict"]
+"""What the bridge does with an event its run's lifecycle does not allow: nothing, count and log
+it (then store and send it), or refuse it with :class:`LifecycleError`."""
+
+_POLICIES = ("off", "warn", "strict")
 
 
 class SendsToThread(Protocol):
@@ -106,22 +111,22 @@ class AgentWebSocketBridge(NotifyMethods[DeliveryReceipt]):
         orchestrator: object,
         backend: Backend | None = None,
         max_payload_bytes: int = 256 * 1024,
-        lifecycle: LifecycleMode = "warn",
+        lifecycle_policy: LifecyclePolicy | None = None,
         max_tracked_runs: int = 100_000,
         fanout: Fanout | None = None,
+        lifecycle: LifecyclePolicy | None = None,
     ) -> None:
         require_orchestrator(orchestrator)
         if connection_manager is None:
             raise TypeError("connection_manager is required (see reference_impl.ConnectionManager)")
-        if lifecycle not in ("off", "warn", "strict"):
-            raise ValueError(f"lifecycle must be 'off', 'warn' or 'strict', not {lifecycle!r}")
+        policy = _lifecycle_policy(lifecycle_policy, lifecycle)
         self.connection_manager = connection_manager
         self.orchestrator = orchestrator
         self.backend: Backend = backend if backend is not None else MemoryBackend()
         self.fanout = fanout
         self._sender: SendsToThread = fanout if fanout is not None else connection_manager
         self.max_payload_bytes = max_payload_bytes
-        self.lifecycle_mode: LifecycleMode = lifecycle
+        self.lifecycle_policy: LifecyclePolicy = policy
         self.metrics = BridgeMetrics()
         self._runs: OrderedDict[str, RunLifecycle] = OrderedDict()
         self._max_tracked_runs = max_tracked_runs
@@ -129,6 +134,11 @@ class AgentWebSocketBridge(NotifyMethods[DeliveryReceipt]):
         # manager in seq order even when the backend or the manager awaits.
         self._thread_locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self.started = False
+
+    @property
+    def lifecycle_mode(self) -> LifecyclePolicy:
+        """The old name of :attr:`lifecycle_policy`."""
+        return self.lifecycle_policy
 
     async def start(self, *, init_timeout: float = 5.0) -> None:
         """Check the orchestrator; raise :class:`OrchestratorInitError` if it is unfit."""
@@ -275,7 +285,7 @@ class AgentWebSocketBridge(NotifyMethods[DeliveryReceipt]):
 
     def _check_lifecycle(self, draft: EventDraft) -> RunLifecycle | None:
         """Judge the event against its run's state; return the state to advance once stored."""
-        if self.lifecycle_mode == "off":
+        if self.lifecycle_policy == "off":
             return None
         run = self._runs.get(draft.run_id)
         if run is None:
@@ -287,11 +297,11 @@ class AgentWebSocketBridge(NotifyMethods[DeliveryReceipt]):
         problem = run.violation_for(draft.type, draft.payload.get(CALL_KEY))
         if problem is not None:
             self.metrics.lifecycle_violations += 1
-            if self.lifecycle_mode == "strict":
+            if self.lifecycle_policy == "strict":
                 raise LifecycleError(
                     f"run {draft.run_id!r}: {problem[1]} [{problem[0]}]; nothing was stored or "
-                    "sent (lifecycle='strict'): emit agent_started first, agent_completed or "
-                    "agent_error last, and tool_executing before its tool_completed"
+                    "sent (lifecycle_policy='strict'): emit agent_started first, agent_completed "
+                    "or agent_error last, and tool_executing before its tool_completed"
                 )
             logger.warning("run %r: %s [%s]", draft.run_id, problem[1], problem[0])
         return run
@@ -366,6 +376,25 @@ class _HeldLock:
             self._locks[self._key] = (lock, users - 1)
         else:
             del self._locks[self._key]
+
+
+def _lifecycle_policy(
+    policy: LifecyclePolicy | None, old: LifecyclePolicy | None
+) -> LifecyclePolicy:
+    if old is not None:
+        if policy is not None:
+            raise ValueError("pass lifecycle_policy only (lifecycle is its old name)")
+        warnings.warn(
+            "AgentWebSocketBridge(lifecycle=...) is now lifecycle_policy=...",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        policy = old
+    if policy is None:
+        return "warn"
+    if policy not in _POLICIES:
+        raise ValueError(f"lifecycle_policy must be 'off', 'warn' or 'strict', not {policy!r}")
+    return policy
 
 
 def _check_run_id(run_id: object) -> None:

@@ -4,6 +4,10 @@ A run goes ``NEW --agent_started--> RUNNING --(thinking|tool_*|custom)*--> RUNNI
 --agent_completed|agent_error--> FINISHED``. Nothing follows ``FINISHED``. Tool calls pair by tool
 name: each ``tool_completed`` closes the oldest open ``tool_executing`` of the same tool.
 
+"Lifecycle" means this and only this: the order of one run's events. A thread's seq
+numbering is its *sequence* (:mod:`reference_impl.sequence`); what the bridge does when a run
+breaks its lifecycle is its *lifecycle policy* (``off``, ``warn``, ``strict``).
+
 The table is plain data built from each event type's :class:`~reference_impl.events.EventRole`
 in :data:`~reference_impl.events.EVENTS` (no event type is named here), so the bridge, the
 plugin's checks and the compliance suite all judge with the same rules. The validators take
@@ -20,6 +24,8 @@ from enum import Enum
 from typing import Any
 
 from .events import CALL_KEY, EVENTS, EventRole
+from .sequence import check_thread_sequence  # noqa: F401 - importable here, where it was first
+from .violations import RuleViolation
 
 __all__ = [
     "TRANSITIONS",
@@ -28,7 +34,6 @@ __all__ = [
     "RunState",
     "check_run_lifecycle",
     "check_runs",
-    "check_thread_sequence",
 ]
 
 
@@ -58,16 +63,8 @@ _ENDS = EVENTS.with_role(EventRole.END)
 
 
 @dataclass(frozen=True)
-class LifecycleViolation:
-    """One broken rule: which rule, the offending event and its index in the checked sequence."""
-
-    rule: str
-    message: str
-    index: int
-    event: Mapping[str, Any]
-
-    def __str__(self) -> str:
-        return f"[{self.rule}] event #{self.index} ({self.event.get('type')}): {self.message}"
+class LifecycleViolation(RuleViolation):
+    """A broken rule of a run's lifecycle (``started-first``, ``after-terminal``, ...)."""
 
 
 @dataclass
@@ -152,38 +149,3 @@ def check_runs(
         for run_id, run_events in by_run.items()
     }
     return {run_id: found_ for run_id, found_ in found.items() if found_}
-
-
-def check_thread_sequence(
-    events: Iterable[Mapping[str, Any]], *, after_seq: int = 0
-) -> list[LifecycleViolation]:
-    """Check that ``seq`` runs ``after_seq + 1, after_seq + 2, ...`` with no gap or duplicate.
-
-    Use it on what one connection of one thread received; a resumed connection passes its
-    ``last_seq`` as ``after_seq``.
-    """
-    violations: list[LifecycleViolation] = []
-    expected = after_seq + 1
-    seen: set[int] = set()
-    for index, event in enumerate(events):
-        seq = event.get("seq")
-        if isinstance(seq, bool) or not isinstance(seq, int):
-            violations.append(
-                LifecycleViolation("seq-missing", "event has no int seq", index, event)
-            )
-            continue
-        if seq in seen or seq <= after_seq:
-            violations.append(LifecycleViolation("seq-duplicate", f"seq {seq} again", index, event))
-            continue
-        if seq < expected:
-            message = f"seq {seq} after seq {expected - 1}"
-            violations.append(LifecycleViolation("seq-order", message, index, event))
-            seen.add(seq)
-            continue
-        if seq > expected:
-            violations.append(
-                LifecycleViolation("seq-gap", f"expected seq {expected}, got {seq}", index, event)
-            )
-        seen.add(seq)
-        expected = seq + 1
-    return violations

@@ -492,7 +492,7 @@ async def test_lifecycle_warn_counts_logs_and_delivers(
 @pytest.mark.asyncio
 async def test_lifecycle_strict_raises_and_stores_nothing(manager: ConnectionManager) -> None:
     bridge = await create_bridge(
-        connection_manager=manager, orchestrator=ReferenceOrchestrator(), lifecycle="strict"
+        connection_manager=manager, orchestrator=ReferenceOrchestrator(), lifecycle_policy="strict"
     )
     connection = subscribe(manager)
     run_id = generate_run_id(THREAD)
@@ -520,7 +520,7 @@ async def test_lifecycle_strict_raises_and_stores_nothing(manager: ConnectionMan
 @pytest.mark.asyncio
 async def test_lifecycle_off(manager: ConnectionManager) -> None:
     bridge = AgentWebSocketBridge(
-        connection_manager=manager, orchestrator=ReferenceOrchestrator(), lifecycle="off"
+        connection_manager=manager, orchestrator=ReferenceOrchestrator(), lifecycle_policy="off"
     )
     await bridge.notify_agent_completed(generate_run_id(THREAD), "a")
     assert bridge.metrics.lifecycle_violations == 0
@@ -541,7 +541,7 @@ async def test_lifecycle_state_advances_only_for_stored_events(manager: Connecti
         connection_manager=manager,
         orchestrator=ReferenceOrchestrator(),
         backend=backend,
-        lifecycle="strict",
+        lifecycle_policy="strict",
     )
     run_id = generate_run_id(THREAD)
     with pytest.raises(ConnectionError):
@@ -558,7 +558,7 @@ async def test_tracked_runs_are_bounded_least_recently_used_out(
     bridge = AgentWebSocketBridge(
         connection_manager=manager,
         orchestrator=ReferenceOrchestrator(),
-        lifecycle="strict",
+        lifecycle_policy="strict",
         max_tracked_runs=2,
     )
     a, b, c = (generate_run_id(f"t{n}") for n in range(3))
@@ -645,13 +645,37 @@ def test_construction_refuses_a_missing_manager() -> None:
         )
 
 
-def test_construction_refuses_an_unknown_lifecycle_mode(manager: ConnectionManager) -> None:
-    with pytest.raises(ValueError, match="lifecycle must be"):
+def test_construction_refuses_an_unknown_lifecycle_policy(manager: ConnectionManager) -> None:
+    with pytest.raises(ValueError, match="lifecycle_policy must be"):
         AgentWebSocketBridge(
             connection_manager=manager,
             orchestrator=ReferenceOrchestrator(),
-            lifecycle="loose",  # type: ignore[arg-type]
+            lifecycle_policy="loose",  # type: ignore[arg-type]
         )
+
+
+def test_the_old_lifecycle_keyword_still_works_and_says_its_new_name(
+    manager: ConnectionManager,
+) -> None:
+    with pytest.warns(DeprecationWarning, match="now lifecycle_policy"):
+        bridge = AgentWebSocketBridge(
+            connection_manager=manager, orchestrator=ReferenceOrchestrator(), lifecycle="strict"
+        )
+    assert bridge.lifecycle_policy == "strict"
+    assert bridge.lifecycle_mode == "strict"
+    with pytest.raises(ValueError, match="pass lifecycle_policy only"):
+        AgentWebSocketBridge(
+            connection_manager=manager,
+            orchestrator=ReferenceOrchestrator(),
+            lifecycle="off",
+            lifecycle_policy="warn",
+        )
+    assert (
+        AgentWebSocketBridge(
+            connection_manager=manager, orchestrator=ReferenceOrchestrator()
+        ).lifecycle_policy
+        == "warn"
+    )
 
 
 @pytest.mark.asyncio
@@ -680,12 +704,12 @@ async def test_create_bridge_passes_options(manager: ConnectionManager) -> None:
         orchestrator=ReferenceOrchestrator(),
         backend=backend,
         max_payload_bytes=10,
-        lifecycle="off",
+        lifecycle_policy="off",
     )
     assert bridge.started
     assert bridge.backend is backend
     assert bridge.max_payload_bytes == 10
-    assert bridge.lifecycle_mode == "off"
+    assert bridge.lifecycle_policy == "off"
     with pytest.raises(TypeError):
         await create_bridge(
             connection_manager=manager, orchestrator=ReferenceOrchestrator(), colour="red"

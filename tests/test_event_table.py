@@ -191,7 +191,9 @@ PROOF = textwrap.dedent(
     async def main():
         manager = ConnectionManager()
         bridge = await create_bridge(
-            connection_manager=manager, orchestrator=ReferenceOrchestrator(), lifecycle="strict"
+            connection_manager=manager,
+            orchestrator=ReferenceOrchestrator(),
+            lifecycle_policy="strict",
         )
         ledger = Ledger()
         ledger.instrument(bridge)

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
-
-import pytest
 
 from reference_impl.lifecycle import (
     TRANSITIONS,
-    LifecycleViolation,
     RunLifecycle,
     RunState,
     check_run_lifecycle,
     check_runs,
-    check_thread_sequence,
 )
+from reference_impl.violations import RuleViolation
 
 
 def ev(kind: str, tool: str | None = None, run: str = "r1", **extra: Any) -> dict[str, Any]:
@@ -24,7 +22,7 @@ def ev(kind: str, tool: str | None = None, run: str = "r1", **extra: Any) -> dic
     return event
 
 
-def rules(violations: list[LifecycleViolation]) -> list[tuple[str, int]]:
+def rules(violations: Sequence[RuleViolation]) -> list[tuple[str, int]]:
     return [(v.rule, v.index) for v in violations]
 
 
@@ -187,37 +185,3 @@ def test_incremental_machine() -> None:
     run.advance("agent_completed")
     assert run.state is RunState.FINISHED
     assert run.violation_for("agent_thinking") is not None
-
-
-def seqs(*numbers: object) -> list[dict[str, Any]]:
-    return [{"type": "agent_thinking", "seq": n} for n in numbers]
-
-
-def test_contiguous_sequence_is_clean() -> None:
-    assert check_thread_sequence(seqs(1, 2, 3)) == []
-    assert check_thread_sequence(seqs(5, 6), after_seq=4) == []
-    assert check_thread_sequence([]) == []
-
-
-@pytest.mark.parametrize(
-    ("numbers", "after", "expected"),
-    [
-        ((1, 3), 0, [("seq-gap", 1)]),
-        ((2,), 0, [("seq-gap", 0)]),
-        ((1, 1, 2), 0, [("seq-duplicate", 1)]),
-        ((1, 2, 1), 0, [("seq-duplicate", 2)]),
-        ((1, 3, 2), 0, [("seq-gap", 1), ("seq-order", 2)]),
-        ((3, 4), 3, [("seq-duplicate", 0)]),
-        ((1, "2", None, 2), 0, [("seq-missing", 1), ("seq-missing", 2)]),
-        ((1, True, 2), 0, [("seq-missing", 1)]),
-        ((1, 3, 2, 2, 4), 0, [("seq-gap", 1), ("seq-order", 2), ("seq-duplicate", 3)]),
-    ],
-)
-def test_sequence_violations(
-    numbers: tuple[object, ...], after: int, expected: list[tuple[str, int]]
-) -> None:
-    events = seqs(*numbers)
-    found = check_thread_sequence(events, after_seq=after)
-    assert rules(found) == expected
-    for violation in found:
-        assert violation.event is events[violation.index]
