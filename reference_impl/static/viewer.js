@@ -224,11 +224,15 @@
         }
         break;
       case "reconnecting":
-        state.reconnects += 1;
-        setStatus("reconnecting", "disconnected (" + s.code + "), retrying in " + s.delay + " ms");
-        markOpenRuns("drop", "connection dropped after seq " + s.resumeAfter);
-        note("drop", "connection dropped (close " + s.code + (s.reason ? ": " + s.reason : "") +
-          "); resuming after seq " + s.resumeAfter + " in " + s.delay + " ms");
+        setStatus("reconnecting", "disconnected (" + s.code + "), retry " + s.attempt + " in " +
+          s.delay + " ms");
+        if (s.attempt === 1) {  // one outage, however many attempts it takes
+          state.reconnects += 1;
+          markOpenRuns("drop", "connection dropped after seq " + s.resumeAfter);
+          note("drop", "connection dropped (close " + s.code + (s.reason ? ": " + s.reason : "") +
+            "); resuming after seq " + s.resumeAfter + " in " + s.delay + " ms");
+        }
+        state.attempts = s.attempt;
         break;
       case "resync":
         state.resyncs.push({ epoch: s.epoch, headSeq: s.headSeq, reason: s.reason });
