@@ -10,6 +10,8 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given
@@ -223,3 +225,17 @@ def test_curl_metrics_of_serve_demo_shows_emitted_and_delivered_moving() -> None
         serve.send_signal(signal.SIGTERM)
         _, stderr = serve.communicate(timeout=30)
     assert serve.returncode == 0, stderr
+
+
+def test_every_metric_the_operations_page_names_is_exported() -> None:
+    """docs/operations.md's table, scrape config and alerts name only metrics that exist."""
+    page = (Path(__file__).parent.parent / "docs" / "operations.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"\bwsbridge_[a-z_]+[a-z]\b", page))
+    metrics = BridgeMetrics()
+    metrics.send_latency.observe(0.001)
+    hub = SimpleNamespace(metrics=metrics, sessions=set())
+    exported = set(samples(render(registry_for(hub)).decode()))
+    exported |= {name.split("{")[0] for name in exported}
+    exported |= {name.removesuffix("_bucket") for name in exported}
+    assert named, "the page names no metric"
+    assert named <= exported, f"named but not exported: {sorted(named - exported)}"
