@@ -15,7 +15,7 @@ from .results import Row, format_table, rows_to_json
 
 __all__ = ["BENCHMARKS", "build_parser", "main", "run"]
 
-BENCHMARKS = ("connections", "fanout", "replay", "plugin", "redis")
+BENCHMARKS = ("connections", "fanout", "replay", "plugin", "redis", "agui")
 
 
 def _sizes(text: str) -> list[int]:
@@ -59,13 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
     add("--plugin-rounds", type=int, default=1, help="plugin: runs of each, best kept")
     add("--redis-clients", type=int, default=100, help="redis: subscribers (100)")
     add("--redis-events", type=int, default=1000, help="redis: events (1000)")
+    add("--agui-events", type=int, default=100_000, help="agui: stream length (100000)")
     add("--timeout", type=float, default=120.0, help="bound on every wait, seconds")
     add("--json", type=Path, default=None, metavar="PATH", help="also write the results here")
     return parser
 
 
 async def _run_all(args: argparse.Namespace) -> list[Row]:
-    from . import connections, fanout, plugin_overhead, redis_fanout, replay
+    from . import agui, connections, fanout, plugin_overhead, redis_fanout, replay
     from .proc import raise_fd_limit
 
     raise_fd_limit(2 * max(args.connections) + 1024)
@@ -94,6 +95,8 @@ async def _run_all(args: argparse.Namespace) -> list[Row]:
                 rounds=args.plugin_rounds,
                 timeout=args.timeout * 3,
             )
+        elif name == "agui":
+            rows += agui.run_agui(events=args.agui_events, repeats=max(args.repeats, 3))
         elif name == "redis":
             rows += await redis_fanout.run_redis(
                 clients=args.redis_clients, events=args.redis_events, timeout=args.timeout

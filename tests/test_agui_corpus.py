@@ -150,7 +150,14 @@ FUZZ_TYPES = sorted(
      "TOOL_CALL_CHUNK", "TOOL_CALL_END", "STEP_FINISHED", "REASONING_END", "SUBAGENT_FINISHED"}
 )  # fmt: skip
 FUZZ_KEYS = ["type", "messageId", "toolCallId", "delta", "stepName", "role", "subagentRunId"]
-FUZZ_VALUES = st.one_of(st.sampled_from(FUZZ_TYPES), st.none(), st.integers(), st.text(max_size=3))
+FUZZ_VALUES = st.one_of(
+    st.sampled_from(FUZZ_TYPES),
+    st.none(),
+    st.integers(),
+    st.text(max_size=3),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -161,3 +168,37 @@ def test_arbitrary_input_never_raises_and_only_reports_catalogued_rules(
     report = validate_events(events)
     assert {f.rule for f in report.findings} <= set(RULES_BY_ID)
     assert all(0 <= f.index <= len(events) for f in report.findings)
+
+
+# -- the fast paths agree with the full checks ------------------------------------------------
+
+CORPUS_EVENTS = [e for c in (*CASES, *LEGAL) for e in c.events if isinstance(e.get("type"), str)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    event=st.sampled_from(CORPUS_EVENTS),
+    key=st.sampled_from([*FUZZ_KEYS, "delta", "outcome", "content", "timestamp", "metadata"]),
+    value=FUZZ_VALUES,
+    drop=st.booleans(),
+)
+def test_the_fast_shape_test_agrees_with_the_full_check(
+    event: dict[str, Any], key: str, value: Any, drop: bool
+) -> None:
+    from reference_impl.agui.shapes import EVENT_SPECS, check_event_shape
+
+    mutated = dict(event)
+    if drop:
+        mutated.pop(key, None)
+    else:
+        mutated[key] = value
+    spec = EVENT_SPECS.get(mutated.get("type")) if isinstance(mutated.get("type"), str) else None
+    if spec is not None:
+        assert spec.ok(mutated) == (check_event_shape(mutated) == [])
+
+
+@pytest.mark.parametrize("case", EVENT_CASES, ids=[c.name for c in EVENT_CASES])
+def test_the_validators_fast_path_changes_no_verdict(case: Case) -> None:
+    """A timestamp on every event sends each one down the full path: same findings."""
+    stamped = [{**e, "timestamp": 1} for e in case.events]
+    assert validate_events(stamped, input=case.input).findings == judge(case).findings

@@ -126,10 +126,47 @@ def _pointer(value: Any, path: str, out: list[Problem]) -> None:
         out.append((_BAD, path, f"{path} must be a JSON Pointer, got {value!r}"))
 
 
-class Shape:
-    """A closed object: its fields, which are required, which may hold ``null``."""
+_FAST_TESTS: dict[Check, Callable[[Any], bool]] = {
+    _str: lambda value: value.__class__ is str,
+    _TIMESTAMP: lambda value: value.__class__ is int and -_MAX_SAFE <= value <= _MAX_SAFE,
+    _open_object: lambda value: value.__class__ is dict,
+    _any: lambda value: True,
+}
+"""Yes/no forms of checkers that have one (more are added below as they are defined)."""
 
-    __slots__ = ("closed", "fields", "name", "nullable", "required")
+
+def _predicate(check: Check) -> Callable[[Any], bool]:
+    """``check`` as a yes/no test (no paths, no messages): the fast path's building block."""
+    fast = _FAST_TESTS.get(check)
+    return fast if fast is not None else _predicate_slow(check)
+
+
+def _predicate_slow(check: Check) -> Callable[[Any], bool]:
+    def slow(value: Any) -> bool:
+        out: list[Problem] = []
+        check(value, "", out)
+        return not out
+
+    return slow
+
+
+class Shape:
+    """A closed object: its fields, which are required, which may hold ``null``.
+
+    Calling it reports every problem with its path; :meth:`ok` answers only whether there is
+    one, fast (string fields are checked inline), so valid events never pay for the report.
+    """
+
+    __slots__ = (
+        "_others",
+        "_required_set",
+        "_strings",
+        "closed",
+        "fields",
+        "name",
+        "nullable",
+        "required",
+    )
 
     def __init__(
         self,
@@ -145,6 +182,31 @@ class Shape:
         self.required = required
         self.nullable = frozenset(nullable)
         self.closed = closed
+        self._strings = frozenset(k for k, c in self.fields.items() if c is _str)
+        self._others = {k: _predicate(c) for k, c in self.fields.items() if c is not _str}
+        self._required_set = frozenset(required)
+
+    def ok(self, value: Any) -> bool:
+        """Whether ``value`` has no problem at all (a valid object is the common case)."""
+        if value.__class__ is not dict:
+            return False
+        strings = self._strings
+        others = self._others
+        for key, item in value.items():
+            if key in strings:
+                if item.__class__ is not str:
+                    return False
+                continue
+            test = others.get(key)
+            if test is None:
+                if self.closed:
+                    return False
+            elif item is None:
+                if key not in self.nullable:
+                    return False
+            elif not test(item):
+                return False
+        return self._required_set <= value.keys()
 
     def __call__(self, value: Any, path: str, out: list[Problem]) -> None:
         if not isinstance(value, dict):
@@ -245,6 +307,8 @@ def _content(value: Any, path: str, out: list[Problem]) -> None:
     out.append((_BAD, path, f"{path} must be a string or a list of parts, got {_kind(value)}"))
 
 
+_FAST_TESTS[_content] = lambda value: value.__class__ is str or _predicate_slow(_content)(value)
+
 _ENCRYPTED = {"encryptedValue": _str, "encryptedValueType": _str}
 _TOOL_CALL = Shape(
     "ToolCall",
@@ -315,6 +379,30 @@ _PATCH = _array(
         },
     )
 )
+
+
+_OP_KEYS = {op: frozenset(keys) for op, keys in _OPS.items()}
+
+
+def _patch_ok(value: Any) -> bool:
+    """The fast yes/no form of the JSON Patch check (operations stay open)."""
+    if value.__class__ is not list:
+        return False
+    for op in value:
+        if op.__class__ is not dict:
+            return False
+        name = op.get("op")
+        required = _OP_KEYS.get(name) if name.__class__ is str else None
+        if required is None or not op.keys() >= required:
+            return False
+        for key in ("path", "from"):
+            pointer = op.get(key, "")
+            if pointer.__class__ is not str or (pointer and not _POINTER.match(pointer)):
+                return False
+    return True
+
+
+_FAST_TESTS[_PATCH] = _patch_ok
 
 _USAGE = _array(
     Shape(

@@ -25,7 +25,7 @@ from enum import Enum
 from typing import Any
 
 from .rules import RULES_BY_ID, Severity
-from .shapes import check_event_shape
+from .shapes import EVENT_SPECS, check_event_shape
 
 __all__ = ["SPEC_VERSION", "Finding", "Report", "Validator", "validate_events"]
 
@@ -114,7 +114,7 @@ class _Run(Enum):
     ERRORED = "errored"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Item:
     owner: str | None
     chunk: bool = False
@@ -171,7 +171,6 @@ class Validator:
         self._input_ids: set[str] = set()
         self._requested: str | None = None
         self._refused = False
-        self._out: list[Finding] = []
         if self._input is not None:
             self._learn_input(self._input)
 
@@ -179,21 +178,36 @@ class Validator:
 
     def feed(self, event: Any) -> list[Finding]:
         """Judge the next event; return the findings it caused (also kept in :attr:`findings`)."""
-        out: list[Finding] = []
-        self._out = out
         index = self.events
-        self.events += 1
-        if not isinstance(event, Mapping):
+        self.events = index + 1
+        if event.__class__ is dict and len(event) < 4:
+            # Fast path for the bulk of a stream: a bare content or end event (only its type,
+            # id and delta, all strings) continuing an open, explicitly started item.
+            first: Any = event.get("type")
+            fast = _FAST.get(first) if first.__class__ is str else None
+            if fast is not None and self._state is _Run.ACTIVE and not self._run.lanes:
+                family, key, end = fast
+                item_id = event.get(key)
+                if item_id.__class__ is str and (len(event) == 2) is end:
+                    table: dict[str, _Item] = getattr(self._run, family)
+                    if item_id in table and (end or event.get("delta").__class__ is str):
+                        if end:
+                            del table[item_id]
+                        return []
+        findings = self.findings
+        start = len(findings)
+        if event.__class__ is not dict and not isinstance(event, Mapping):
             self._add("schema.bad-value", index, None, "an event must be a JSON object")
-            return self._flush(out)
-        kind = event.get("type")
-        type_name = kind if isinstance(kind, str) else None
-        for rule_id, _path, message in check_event_shape(event):
-            self._add(rule_id, index, type_name, message)
-        if type_name is None or type_name not in _DISPATCH_TYPES:
-            return self._flush(out)
-        self._sequence(index, type_name, event)
-        return self._flush(out)
+            return findings[start:]
+        kind: Any = event.get("type")
+        spec = EVENT_SPECS.get(kind) if kind.__class__ is str else None
+        if spec is None or not spec.ok(event):  # the full report only for a faulty event
+            type_name = kind if kind.__class__ is str else None
+            for rule_id, _path, message in check_event_shape(event):
+                self._add(rule_id, index, type_name, message)
+        if spec is not None:
+            self._sequence(index, kind, event)
+        return findings[start:] if len(findings) != start else []
 
     def feed_many(self, events: Iterable[Any]) -> list[Finding]:
         """Feed every event in order; return the findings they caused."""
@@ -213,8 +227,7 @@ class Validator:
         if self._finished:
             return []
         self._finished = True
-        out: list[Finding] = []
-        self._out = out
+        start = len(self.findings)
         end = self.events
         if self.events == 0:
             self._add("lifecycle.truncated", end, None, "the stream carried no event")
@@ -234,7 +247,7 @@ class Validator:
                 None,
                 f"no RUN_STARTED for the requested run {self._requested!r}",
             )
-        return self._flush(out)
+        return self.findings[start:]
 
     def report(self, source: str = "<events>") -> Report:
         """The verdict so far (call :meth:`finish` first for a complete one)."""
@@ -255,11 +268,7 @@ class Validator:
         return Finding(rule_id, index, kind, message, severity)
 
     def _add(self, rule_id: str, index: int, kind: str | None, message: str) -> None:
-        self._out.append(self._make(rule_id, index, kind, message))
-
-    def _flush(self, out: list[Finding]) -> list[Finding]:
-        self.findings.extend(out)
-        return out
+        self.findings.append(self._make(rule_id, index, kind, message))
 
     def _learn_input(self, data: Mapping[str, Any]) -> None:
         self._requested = _s(data.get("runId"))
@@ -324,8 +333,23 @@ class Validator:
                 self._add("lifecycle.after-error", index, kind, f"{kind} after RUN_ERROR")
             return
         run = self._run
-        tag = _s(event.get("subagentRunId")) if kind not in _SUBAGENT_EVENTS else None
-        # chunk streams end when anything but a stand-aside event arrives in their lane
+        if kind in _SUBAGENT_EVENTS:
+            tag = None
+        else:
+            tag = event.get("subagentRunId")
+            if tag is not None and tag.__class__ is not str:
+                tag = None
+        if run.lanes:
+            self._close_lanes(kind, event, tag)
+        if tag is not None:
+            self._attributed(index, kind, tag)
+        handler = _HANDLERS.get(kind)
+        if handler is not None:
+            handler(self, index, kind, event, tag)
+
+    def _close_lanes(self, kind: str, event: Mapping[str, Any], tag: str | None) -> None:
+        """Chunk streams end when anything but a stand-aside event arrives in their lane."""
+        run = self._run
         if kind in _RUN_LEVEL:
             for key in list(run.lanes):
                 self._close_chunk(key)
@@ -338,11 +362,6 @@ class Validator:
             chunk_kind = _CHUNK_KIND.get(kind)
             for key in [k for k in run.lanes if k[0] == tag and k[1] != chunk_kind]:
                 self._close_chunk(key)
-        if tag is not None:
-            self._attributed(index, kind, tag)
-        handler = _HANDLERS.get(kind)
-        if handler is not None:
-            handler(self, index, kind, event, tag)
 
     def _start_run(self, index: int, event: Mapping[str, Any]) -> None:
         run_id = _s(event.get("runId"))
@@ -614,7 +633,7 @@ class Validator:
     # -- streamed items ---------------------------------------------------------------------
 
     def _replay_check(self, index: int, kind: str, item_id: str) -> None:
-        if self._run.replayed and item_id in self._input_ids:
+        if item_id in self._input_ids:
             self._add(
                 "input.replay-streamed",
                 index,
@@ -655,7 +674,8 @@ class Validator:
                 kind,
                 f"{mid!r} belongs to {run.owners[mid]!r}, reopened under {owner!r}",
             )
-        self._replay_check(index, kind, mid)
+        if run.replayed:
+            self._replay_check(index, kind, mid)
         run.text[mid] = _Item(owner, chunk, role, name)
         run.owners[mid] = owner
         self._text_seen.setdefault(mid, (role, name))
@@ -696,7 +716,8 @@ class Validator:
                 f"call {tcid!r} is tagged {owner!r}, its message {parent!r} "
                 f"belongs to {run.owners[parent]!r}",
             )
-        self._replay_check(index, kind, tcid)
+        if run.replayed:
+            self._replay_check(index, kind, tcid)
         run.tools[tcid] = _Item(owner, chunk, None, name, parent)
         run.calls.setdefault(tcid, None)
         self._tool_seen.setdefault(tcid, (name, parent))
@@ -717,25 +738,19 @@ class Validator:
                 f"reasoning message {mid!r} is already open",
             )
             return False
-        self._replay_check(index, kind, mid)
+        if run.replayed:
+            self._replay_check(index, kind, mid)
         run.reasoning[mid] = _Item(owner, chunk)
         self._known.add(mid)
         return True
 
-    def _continue(
-        self,
-        index: int,
-        kind: str,
-        table: dict[str, _Item],
-        item_id: str | None,
-        tag: str | None,
-        rule_id: str,
-        what: str,
-        *,
-        end: bool,
-    ) -> None:
-        if item_id is None:
+    def _on_more(self, index: int, kind: str, event: Mapping[str, Any], tag: str | None) -> None:
+        """A content or end event of a streamed item (the common case, kept short)."""
+        family, key, rule_id, what, end = _MORE[kind]
+        item_id = event.get(key)
+        if item_id.__class__ is not str:
             return
+        table: dict[str, _Item] = getattr(self._run, family)
         item = table.get(item_id)
         if item is None:
             self._add(rule_id, index, kind, f"{what} {item_id!r} is not open")
@@ -751,22 +766,8 @@ class Validator:
             del table[item_id]
 
     def _on_text(self, index: int, kind: str, event: Mapping[str, Any], tag: str | None) -> None:
-        mid = _s(event.get("messageId"))
-        if kind == "TEXT_MESSAGE_START":
-            self._text_start(
-                index, kind, mid, tag, _s(event.get("role")) or "assistant", _s(event.get("name"))
-            )
-        else:
-            self._continue(
-                index,
-                kind,
-                self._run.text,
-                mid,
-                tag,
-                "text.not-open",
-                "text message",
-                end=kind == "TEXT_MESSAGE_END",
-            )
+        role = _s(event.get("role")) or "assistant"
+        self._text_start(index, kind, _s(event.get("messageId")), tag, role, _s(event.get("name")))
 
     def _on_tool(self, index: int, kind: str, event: Mapping[str, Any], tag: str | None) -> None:
         tcid = _s(event.get("toolCallId"))
@@ -794,17 +795,6 @@ class Validator:
             mid = _s(event.get("messageId"))
             if mid is not None:
                 self._known.add(mid)
-        else:
-            self._continue(
-                index,
-                kind,
-                self._run.tools,
-                tcid,
-                tag,
-                "tool.not-open",
-                "tool call",
-                end=kind == "TOOL_CALL_END",
-            )
 
     def _on_reasoning(
         self, index: int, kind: str, event: Mapping[str, Any], tag: str | None
@@ -841,7 +831,7 @@ class Validator:
                     )
         elif kind == "REASONING_MESSAGE_START":
             self._reasoning_start(index, kind, mid, tag)
-        elif kind == "REASONING_ENCRYPTED_VALUE":
+        else:  # REASONING_ENCRYPTED_VALUE
             entity = _s(event.get("entityId"))
             if entity is not None and entity not in self._known:
                 self._add(
@@ -850,17 +840,6 @@ class Validator:
                     kind,
                     f"entityId {entity!r} names no message or tool call seen so far",
                 )
-        else:
-            self._continue(
-                index,
-                kind,
-                run.reasoning,
-                mid,
-                tag,
-                "reasoning.not-open",
-                "reasoning message",
-                end=kind == "REASONING_MESSAGE_END",
-            )
 
     def _on_step(self, index: int, kind: str, event: Mapping[str, Any], tag: str | None) -> None:
         name = _s(event.get("stepName"))
@@ -926,14 +905,29 @@ _REPEATABLE: dict[str, Callable[[_Item], tuple[tuple[str, str | None], ...]]] = 
     "tool": lambda item: (("toolCallName", item.name), ("parentMessageId", item.parent)),
     "reasoning": lambda item: (),
 }
+_MORE: dict[str, tuple[str, str, str, str, bool]] = {
+    "TEXT_MESSAGE_CONTENT": ("text", "messageId", "text.not-open", "text message", False),
+    "TEXT_MESSAGE_END": ("text", "messageId", "text.not-open", "text message", True),
+    "TOOL_CALL_ARGS": ("tools", "toolCallId", "tool.not-open", "tool call", False),
+    "TOOL_CALL_END": ("tools", "toolCallId", "tool.not-open", "tool call", True),
+    "REASONING_MESSAGE_CONTENT": (
+        "reasoning", "messageId", "reasoning.not-open", "reasoning message", False,
+    ),
+    "REASONING_MESSAGE_END": (
+        "reasoning", "messageId", "reasoning.not-open", "reasoning message", True,
+    ),
+}  # fmt: skip
+_FAST: dict[Any, tuple[str, str, bool]] = {
+    kind: (family, key, end) for kind, (family, key, _r, _w, end) in _MORE.items()
+}
 _SUBAGENT_EVENTS = frozenset({"SUBAGENT_STARTED", "SUBAGENT_FINISHED", "SUBAGENT_ERROR"})
 _HANDLERS = {
     "TEXT_MESSAGE_START": Validator._on_text,
-    "TEXT_MESSAGE_CONTENT": Validator._on_text,
-    "TEXT_MESSAGE_END": Validator._on_text,
+    "TEXT_MESSAGE_CONTENT": Validator._on_more,
+    "TEXT_MESSAGE_END": Validator._on_more,
     "TOOL_CALL_START": Validator._on_tool,
-    "TOOL_CALL_ARGS": Validator._on_tool,
-    "TOOL_CALL_END": Validator._on_tool,
+    "TOOL_CALL_ARGS": Validator._on_more,
+    "TOOL_CALL_END": Validator._on_more,
     "TOOL_CALL_RESULT": Validator._on_tool,
     "TEXT_MESSAGE_CHUNK": Validator._chunk,
     "TOOL_CALL_CHUNK": Validator._chunk,
@@ -941,8 +935,8 @@ _HANDLERS = {
     "REASONING_START": Validator._on_reasoning,
     "REASONING_END": Validator._on_reasoning,
     "REASONING_MESSAGE_START": Validator._on_reasoning,
-    "REASONING_MESSAGE_CONTENT": Validator._on_reasoning,
-    "REASONING_MESSAGE_END": Validator._on_reasoning,
+    "REASONING_MESSAGE_CONTENT": Validator._on_more,
+    "REASONING_MESSAGE_END": Validator._on_more,
     "REASONING_ENCRYPTED_VALUE": Validator._on_reasoning,
     "STEP_STARTED": Validator._on_step,
     "STEP_FINISHED": Validator._on_step,
@@ -952,19 +946,6 @@ _HANDLERS = {
     "SUBAGENT_ERROR": Validator._subagent,
     "RUN_FINISHED": Validator._on_run_finished,
 }
-_DISPATCH_TYPES = frozenset(
-    {
-        *_HANDLERS,
-        "RUN_STARTED",
-        "RUN_ERROR",
-        "STATE_SNAPSHOT",
-        "STATE_DELTA",
-        "ACTIVITY_SNAPSHOT",
-        "ACTIVITY_DELTA",
-        "RAW",
-        "CUSTOM",
-    }
-)
 
 
 def validate_events(
