@@ -18,7 +18,6 @@ from typing import Any, TextIO
 
 from reference_impl.agui import RULES_BY_ID, Finding, Report
 
-from .catalogue import render_rules_markdown
 from .exceptions import AguiSourceError
 from .readers import AguiStream, collect_bytes, collect_file, collect_http, collect_ws, load_input
 
@@ -53,6 +52,8 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def _print_rules() -> int:
+    from .catalogue import render_rules_markdown  # not at import: `python -m` runs that module
+
     sys.stdout.write(render_rules_markdown())
     return 0
 
