@@ -90,6 +90,8 @@
       minor: !!MINOR[t] };
     if (t === "RUN_STARTED") {
       d.kind = "agent_started"; d.label = "started";
+      var vendor = (e.metadata && e.metadata.wsbridge) || {};  // the bridge's native fields
+      d.agent = vendor.agent_name || "";
     } else if (t === "RUN_FINISHED") {
       d.kind = "agent_completed"; d.label = "completed";
       d.detail = e.result != null ? short(e.result) : "";
