@@ -84,7 +84,7 @@ class TwoNodeSystem:
 
     def __init__(self, redis_url: str) -> None:
         self.kind: Kind = "bridge"
-        self.nodes = [BridgeSystem(bridge_options={"redis_url": redis_url}) for _ in range(2)]
+        self.nodes = [BridgeSystem(backend=redis_url) for _ in range(2)]
         self.urls: list[str] = []
         self.url = ""
 

@@ -16,13 +16,15 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticSerializationError
 
-from .backends.base import Backend
+from .backends import open_backend
+from .backends.base import Backend, Fanout, SharedBackend
 from .backends.memory import MemoryBackend
+from .connections import SendsToThread
 from .events import CALL_KEY, EVENTS, EventDraft, EventSpec, EventTable, NotifyMethods
 from .exceptions import (
     InvalidEventError,
@@ -51,19 +53,6 @@ LifecyclePolicy = Literal["off", "warn", "strict"]
 it (then store and send it), or refuse it with :class:`LifecycleError`."""
 
 _POLICIES = ("off", "warn", "strict")
-
-
-class SendsToThread(Protocol):
-    """The connection-manager contract: ``True`` only if a live connection took the message."""
-
-    async def send_to_thread(self, thread_id: str, message: dict[str, Any]) -> bool: ...
-
-
-class Fanout(SendsToThread, Protocol):
-    """A node's sender when several nodes share a backend (e.g. ``RedisFanout``): it delivers
-    this node's events and other nodes' to the local connections, in one order."""
-
-    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -410,9 +399,7 @@ async def create_bridge(
     connection_manager: SendsToThread,
     orchestrator: object,
     init_timeout: float = 5.0,
-    backend: Backend | None = None,
-    redis_url: str | None = None,
-    redis_options: dict[str, Any] | None = None,
+    backend: Backend | str | None = None,
     **options: Any,
 ) -> AgentWebSocketBridge:
     """Build and start a bridge: the factory ``pytest-wsbridge`` uses by default.
@@ -420,20 +407,21 @@ async def create_bridge(
     Raises :class:`OrchestratorInitError` when the orchestrator is missing, unhealthy or does
     not answer within ``init_timeout`` seconds. ``options`` go to :class:`AgentWebSocketBridge`.
 
-    With ``redis_url`` the bridge is one node of several sharing a Redis: a
-    :class:`~reference_impl.backends.redis.RedisBackend` (``redis_options`` are its keyword
-    arguments) and a :class:`~reference_impl.backends.redis_fanout.RedisFanout` delivering to
-    ``connection_manager``. Redis must answer at start-up, else ``BackendUnavailableError``.
+    ``backend`` is a :class:`~reference_impl.backends.base.Backend` (default: in memory) or
+    a URL for :func:`~reference_impl.backends.open_backend` (``"redis://host:port/db"``).
+    A :class:`~reference_impl.backends.base.SharedBackend` (Redis) makes the bridge one node
+    of several: it starts this node's fan-out to ``connection_manager`` and must answer at
+    start-up, else ``BackendUnavailableError``. The bridge owns the backend: its ``close``
+    releases it, and so does a ``create_bridge`` that fails. ``redis_url=`` and
+    ``redis_options=`` still work and warn (deprecated): pass
+    ``backend=RedisBackend(url, **redis_options)`` instead.
     """
+    backend = _backend_of(backend, options)
     fanout: Fanout | None = None
-    if redis_url is not None:
-        if backend is not None:
-            raise ValueError("pass either backend or redis_url, not both")
-        require_orchestrator(orchestrator)  # fail fast before connecting to Redis
-        backend, fanout = await _redis_node(redis_url, connection_manager, redis_options or {})
-    elif redis_options:
-        raise ValueError("redis_options need a redis_url")
     try:
+        if isinstance(backend, SharedBackend):
+            require_orchestrator(orchestrator)  # fail fast before connecting to the store
+            fanout = await backend.start_fanout(connection_manager)
         bridge = AgentWebSocketBridge(
             connection_manager=connection_manager,
             orchestrator=orchestrator,
@@ -443,25 +431,32 @@ async def create_bridge(
         )
         await bridge.start(init_timeout=init_timeout)
     except BaseException:
-        if fanout is not None and backend is not None:
+        # The bridge owns its backend (``close`` releases it): a bridge that did not start
+        # releases it here, with the fan-out it started.
+        if fanout is not None:
             await fanout.close()
+        if backend is not None:
             await backend.close()
         raise
     return bridge
 
 
-async def _redis_node(
-    url: str, connection_manager: SendsToThread, redis_options: dict[str, Any]
-) -> tuple[Backend, Fanout]:
-    from .backends.redis import RedisBackend
-    from .backends.redis_fanout import RedisFanout
-
-    backend = RedisBackend(url, **redis_options)
-    try:
-        await backend.ping()
-        fanout = RedisFanout(backend, connection_manager)
-        await fanout.start()
-    except BaseException:
-        await backend.close()
-        raise
-    return backend, fanout
+def _backend_of(backend: Backend | str | None, options: dict[str, Any]) -> Backend | None:
+    """Return the backend ``create_bridge`` uses (a URL built, the deprecated options read)."""
+    redis_url = options.pop("redis_url", None)
+    redis_options = options.pop("redis_options", None)
+    if redis_url is not None or redis_options is not None:
+        warnings.warn(
+            "create_bridge(redis_url=..., redis_options=...) is deprecated: pass "
+            "backend=RedisBackend(url, **redis_options) or backend='redis://host:port/db'",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        if redis_url is None:
+            raise ValueError("redis_options need a redis_url")
+        if backend is not None:
+            raise ValueError("pass either backend or redis_url, not both")
+        return open_backend(redis_url, **(redis_options or {}))
+    if isinstance(backend, str):
+        return open_backend(backend)
+    return backend

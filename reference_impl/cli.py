@@ -218,7 +218,7 @@ async def serve(
     orchestrator = ReferenceOrchestrator()
     manager = ConnectionManager()
     storage: dict[str, Any] = (
-        {"redis_url": args.redis}
+        {"backend": args.redis}
         if getattr(args, "redis", None)
         else {"backend": build_backend(args)}
     )

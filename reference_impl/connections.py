@@ -16,9 +16,15 @@ from typing import Protocol, runtime_checkable
 from .eventlog import LogHead
 from .events import Message
 
-__all__ = ["Connection", "ConnectionManager", "FollowsHead", "LocalConnection"]
+__all__ = ["Connection", "ConnectionManager", "FollowsHead", "LocalConnection", "SendsToThread"]
 
 logger = logging.getLogger("reference_impl.connections")
+
+
+class SendsToThread(Protocol):
+    """The connection-manager contract: ``True`` only if a live connection took the message."""
+
+    async def send_to_thread(self, thread_id: str, message: Message) -> bool: ...
 
 
 @runtime_checkable

@@ -25,7 +25,8 @@ from reference_impl import (
     ResyncRequired,
     ThreadRegistry,
 )
-from reference_impl.backends.base import Backend
+from reference_impl.backends import open_backend
+from reference_impl.backends.base import Backend, SharedBackend
 
 TTL = 0.2
 MAX_EVENTS = 5
@@ -96,9 +97,13 @@ async def test_memory_and_redis_backends_fulfil_the_protocol() -> None:
     from reference_impl.backends.redis import RedisBackend
 
     assert isinstance(MemoryBackend(), Backend)
-    redis_backend = RedisBackend("redis://127.0.0.1:1")
-    assert isinstance(redis_backend, Backend)
+    assert not isinstance(MemoryBackend(), SharedBackend)  # one process: no fan-out
+    redis_backend = open_backend("redis://127.0.0.1:1", key_prefix="p:")
+    assert isinstance(redis_backend, RedisBackend)
+    assert redis_backend.key_prefix == "p:"
+    assert isinstance(redis_backend, SharedBackend)  # several nodes: each starts a fan-out
     await redis_backend.close()
+    assert isinstance(open_backend("memory://"), MemoryBackend)
 
 
 # -- registry ---------------------------------------------------------------------------------

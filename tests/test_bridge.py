@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from pytest_wsbridge.fakes import FakeConnectionManager
+from pytest_wsbridge.fakes import FakeConnectionManager, UnhealthyOrchestrator
+from reference_impl.backends import SharedBackend, open_backend
 from reference_impl.backends.memory import MemoryBackend
 from reference_impl.bridge import AgentWebSocketBridge, DeliveryReceipt, create_bridge
-from reference_impl.connections import ConnectionManager, LocalConnection
+from reference_impl.connections import ConnectionManager, LocalConnection, SendsToThread
 from reference_impl.eventlog import EventLog
 from reference_impl.exceptions import (
     InvalidEventError,
@@ -696,6 +697,91 @@ async def test_start_and_close(manager: ConnectionManager) -> None:
     assert closed == [True]
 
 
+class _SharedMemory(MemoryBackend):
+    """A backend of several nodes, as far as create_bridge can tell: it starts a fan-out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fanouts: list[_Fanout] = []
+        self.closed = False
+
+    async def start_fanout(self, connection_manager: SendsToThread) -> _Fanout:
+        fanout = _Fanout(connection_manager)
+        self.fanouts.append(fanout)
+        return fanout
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+class _Fanout:
+    def __init__(self, local: SendsToThread) -> None:
+        self.local = local
+        self.sent: list[int] = []
+        self.closed = False
+
+    async def send_to_thread(self, thread_id: str, message: dict[str, Any]) -> bool:
+        self.sent.append(message["seq"])
+        return await self.local.send_to_thread(thread_id, message)
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.asyncio
+async def test_a_shared_backend_gets_its_fanout_started_and_the_bridge_sends_through_it(
+    manager: ConnectionManager,
+) -> None:
+    backend = _SharedMemory()
+    assert isinstance(backend, SharedBackend)
+    assert not isinstance(MemoryBackend(), SharedBackend)
+    bridge = await create_bridge(
+        connection_manager=manager, orchestrator=ReferenceOrchestrator(), backend=backend
+    )
+    (fanout,) = backend.fanouts
+    assert bridge.fanout is fanout
+    assert fanout.local is manager
+    connection = LocalConnection("t_shared")
+    manager.add(connection)
+    assert await bridge.notify_custom(generate_run_id("t_shared"), "agent", {"n": 1})
+    assert fanout.sent == [1]
+    assert [m["seq"] for m in connection.messages] == [1]
+    await bridge.close()
+    assert fanout.closed
+    assert backend.closed
+
+
+@pytest.mark.asyncio
+async def test_a_bridge_that_fails_to_start_releases_its_fanout_and_backend(
+    manager: ConnectionManager,
+) -> None:
+    backend = _SharedMemory()
+    with pytest.raises(OrchestratorInitError):
+        await create_bridge(
+            connection_manager=manager, orchestrator=UnhealthyOrchestrator(), backend=backend
+        )
+    assert backend.fanouts[0].closed
+    assert backend.closed  # the bridge owns its backend, also when it did not start
+
+
+@pytest.mark.asyncio
+async def test_create_bridge_builds_a_backend_from_a_url(manager: ConnectionManager) -> None:
+    bridge = await create_bridge(
+        connection_manager=manager, orchestrator=ReferenceOrchestrator(), backend="memory://"
+    )
+    assert isinstance(bridge.backend, MemoryBackend)
+    assert bridge.fanout is None
+    await bridge.close()
+    with pytest.raises(ValueError, match=r"unknown backend URL 'postgres://x'.*redis://"):
+        await create_bridge(
+            connection_manager=manager, orchestrator=ReferenceOrchestrator(), backend="postgres://x"
+        )
+    with pytest.raises(ValueError, match="expected one of memory://"):
+        open_backend("127.0.0.1:6379")
+    with pytest.raises(ValueError, match="memory:// takes no options"):
+        open_backend("memory://", max_events=3)
+
+
 @pytest.mark.asyncio
 async def test_create_bridge_passes_options(manager: ConnectionManager) -> None:
     backend = MemoryBackend()
@@ -714,13 +800,19 @@ async def test_create_bridge_passes_options(manager: ConnectionManager) -> None:
         await create_bridge(
             connection_manager=manager, orchestrator=ReferenceOrchestrator(), colour="red"
         )
-    with pytest.raises(ValueError, match="redis_options need a redis_url"):
+    with (
+        pytest.warns(DeprecationWarning, match="deprecated"),
+        pytest.raises(ValueError, match="need a redis_url"),
+    ):
         await create_bridge(
             connection_manager=manager,
             orchestrator=ReferenceOrchestrator(),
             redis_options={"prefix": "x"},
         )
-    with pytest.raises(ValueError, match="either backend or redis_url"):
+    with (
+        pytest.warns(DeprecationWarning, match="deprecated"),
+        pytest.raises(ValueError, match="either backend or"),
+    ):
         await create_bridge(
             connection_manager=manager,
             orchestrator=ReferenceOrchestrator(),

@@ -10,6 +10,7 @@ from redis_server import RedisServer
 
 from pytest_wsbridge.compliance import CASES, CaseOptions, Verdict, run_suite
 from reference_impl import AgentWebSocketBridge, create_bridge
+from reference_impl.backends.redis import RedisBackend
 
 pytestmark = pytest.mark.redis
 
@@ -31,8 +32,7 @@ def test_every_case_is_ok_with_the_redis_backend(redis_server: RedisServer) -> N
             connection_manager=connection_manager,
             orchestrator=orchestrator,
             init_timeout=init_timeout,
-            redis_url=redis_server.url,
-            redis_options={"key_prefix": prefixes[-1]},
+            backend=RedisBackend(redis_server.url, key_prefix=prefixes[-1]),
         )
 
     suite = run_suite(redis_bridge, CASES, factory_name="tests:redis_bridge", options=FAST)

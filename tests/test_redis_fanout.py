@@ -1,6 +1,6 @@
 """Several nodes on one Redis: each delivers every event once, in order, to its connections.
 
-Each node is a bridge built with ``create_bridge(redis_url=...)`` and its own connection
+Each node is a bridge built with ``create_bridge(backend=RedisBackend(...))`` and its own connection
 manager, in this process but with its own Redis connections, as a server process would have.
 """
 
@@ -27,6 +27,7 @@ from reference_impl import (
     create_bridge,
     generate_run_id,
 )
+from reference_impl.backends.redis import RedisBackend
 from reference_impl.backends.redis_fanout import RedisFanout
 
 pytestmark = pytest.mark.redis
@@ -52,8 +53,7 @@ async def make_node(redis_prefix: str) -> AsyncIterator[Callable[[str], Awaitabl
             bridge = await create_bridge(
                 connection_manager=manager,
                 orchestrator=ReferenceOrchestrator(),
-                redis_url=url,
-                redis_options={"key_prefix": redis_prefix, **redis_options},
+                backend=RedisBackend(url, key_prefix=redis_prefix, **redis_options),
             )
             manager.bridge = bridge
             stack.push_async_callback(bridge.close)
@@ -241,19 +241,47 @@ async def test_redis_down_makes_notify_raise_within_the_bound_and_nothing_is_del
 
 @pytest.mark.asyncio
 async def test_a_bridge_on_an_unreachable_redis_does_not_start() -> None:
-    with pytest.raises(BackendUnavailableError):
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    with pytest.raises(BackendUnavailableError, match="unavailable"):
         await create_bridge(
             connection_manager=ConnectionManager(),
             orchestrator=ReferenceOrchestrator(),
-            redis_url=f"redis://127.0.0.1:{free_port()}/0",
-            redis_options={"attempts": 2, "timeout": 0.2},
+            backend=RedisBackend(dead, attempts=2, timeout=0.2),
         )
-    with pytest.raises(ValueError, match="redis_url"):
+    with pytest.raises(BackendUnavailableError, match="unavailable"):
+        await create_bridge(
+            connection_manager=ConnectionManager(),
+            orchestrator=ReferenceOrchestrator(),
+            backend=dead,
+        )
+    with (
+        pytest.warns(DeprecationWarning, match="deprecated"),
+        pytest.raises(ValueError, match="redis_url"),
+    ):
         await create_bridge(
             connection_manager=ConnectionManager(),
             orchestrator=ReferenceOrchestrator(),
             redis_options={"attempts": 2},
         )
+
+
+@pytest.mark.asyncio
+async def test_the_deprecated_redis_url_still_builds_a_node_and_says_what_to_use(
+    redis_server: RedisServer, redis_prefix: str
+) -> None:
+    with pytest.warns(DeprecationWarning, match=r"backend=RedisBackend\(url"):
+        bridge = await create_bridge(
+            connection_manager=ConnectionManager(),
+            orchestrator=ReferenceOrchestrator(),
+            redis_url=redis_server.url,
+            redis_options={"key_prefix": redis_prefix, "attempts": 2},
+        )
+    try:
+        assert isinstance(bridge.backend, RedisBackend)
+        assert (bridge.backend.key_prefix, bridge.backend.attempts) == (redis_prefix, 2)
+        assert fanout_of(bridge).connected
+    finally:
+        await bridge.close()
 
 
 @pytest.mark.asyncio

@@ -32,6 +32,7 @@ from reference_impl import (
     create_bridge,
     generate_run_id,
 )
+from reference_impl.backends.redis import RedisBackend
 from reference_impl.backends.redis_fanout import RedisFanout
 from reference_impl.client import BridgeClient
 from reference_impl.server import BridgeServer
@@ -62,8 +63,7 @@ async def nodes(url: str, prefix: str, count: int = 2, **redis: Any) -> AsyncIte
             bridge = await create_bridge(
                 connection_manager=manager,
                 orchestrator=ReferenceOrchestrator(),
-                redis_url=url,
-                redis_options={"key_prefix": prefix, **redis},
+                backend=RedisBackend(url, key_prefix=prefix, **redis),
             )
             stack.push_async_callback(bridge.close)
             server = BridgeServer(bridge, manager, close_timeout=1.0)
@@ -435,7 +435,7 @@ async def test_two_serve_processes_tell_every_subscriber_after_redis_is_killed(
     emitter = await create_bridge(
         connection_manager=ConnectionManager(),
         orchestrator=ReferenceOrchestrator(),
-        redis_url=own_redis_server.url,
+        backend=own_redis_server.url,
     )
     clients: list[tuple[str, BridgeClient]] = []
     try:

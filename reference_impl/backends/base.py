@@ -1,14 +1,21 @@
-"""The contract every storage backend fulfils; the bridge and the server only use this."""
+"""The contract every storage backend fulfils; the bridge and the server only use this.
+
+:class:`Backend` is the registry and the event logs. A backend shared by several server
+processes (nodes) is also a :class:`SharedBackend`: it starts each node's :class:`Fanout`, which
+delivers every node's events to this node's connections. ``docs/redis.md`` states the contract
+in full; ``tests/test_backend_contract.py`` runs it against every backend.
+"""
 
 from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from ..connections import SendsToThread
 from ..eventlog import LogHead
 from ..events import EventDraft, EventMessage
 from ..registry import Lookup
 
-__all__ = ["Backend"]
+__all__ = ["Backend", "Fanout", "SharedBackend"]
 
 
 @runtime_checkable
@@ -51,3 +58,22 @@ class Backend(Protocol):
 
     async def close(self) -> None:
         """Release connections; the backend is not used afterwards."""
+
+
+class Fanout(SendsToThread, Protocol):
+    """A node's sender when several nodes share a backend (e.g. ``RedisFanout``): it delivers
+    this node's events and other nodes' to the local connections, in one order."""
+
+    async def close(self) -> None:
+        """Stop delivering other nodes' events."""
+
+
+@runtime_checkable
+class SharedBackend(Backend, Protocol):
+    """A :class:`Backend` that several nodes share; each node needs its own fan-out."""
+
+    async def start_fanout(self, connection_manager: SendsToThread) -> Fanout:
+        """Return this node's fan-out to ``connection_manager``, started; raise
+        :class:`~reference_impl.exceptions.BackendUnavailableError` if the store does not
+        answer within the backend's bounds."""
+        ...

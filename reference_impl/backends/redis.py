@@ -34,7 +34,6 @@ newest entries).
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import Awaitable, Callable
 from importlib.resources import files
@@ -52,6 +51,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         "the Redis backend needs the 'redis' package: pip install 'pytest-wsbridge[redis]'"
     ) from exc
 
+from ..connections import SendsToThread
 from ..eventlog import LogHead, new_epoch
 from ..events import EventDraft, EventMessage
 from ..exceptions import (
@@ -62,6 +62,8 @@ from ..exceptions import (
 )
 from ..ids import validate_thread_id
 from ..registry import Lookup, LookupMiss
+from .redis_codec import WakeUp, decode_wakeup, stored_event
+from .redis_fanout import RedisFanout
 
 __all__ = ["RedisBackend", "WakeUp", "decode_wakeup"]
 
@@ -83,37 +85,12 @@ def _script(name: str) -> str:
     return (files(__package__) / "redis_lua" / f"{name}.lua").read_text(encoding="utf-8")
 
 
-class WakeUp:
-    """One decoded wake-up: the event an append published, with its place in the log."""
-
-    __slots__ = ("epoch", "message", "seq", "thread_id")
-
-    def __init__(self, message: EventMessage) -> None:
-        self.message = message
-        self.thread_id = message.thread_id
-        self.epoch = message.epoch
-        self.seq = message.seq
-
-
-def decode_wakeup(data: str | bytes) -> WakeUp:
-    """Parse a wake-up published by ``append.lua``; raise ``ValueError`` if it is not one."""
-    try:
-        body = json.loads(data)
-        return WakeUp(_message(body["d"], int(body["s"]), str(body["e"])))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"not a wsbridge wake-up: {data!r:.200}") from exc
-
-
-def _message(draft_json: str, seq: int, epoch: str) -> EventMessage:
-    return EventMessage.model_validate({**json.loads(draft_json), "seq": seq, "epoch": epoch})
-
-
 class RedisBackend:
-    """:class:`~reference_impl.backends.base.Backend` on one Redis server (not Cluster).
+    """:class:`~reference_impl.backends.base.SharedBackend` on one Redis server (not Cluster).
 
     Several bridges (server processes) on the same Redis and ``key_prefix`` share runs and
-    event logs; :class:`~reference_impl.backends.redis_fanout.RedisFanout` carries each
-    event to the nodes holding the thread's connections.
+    event logs; each one's :class:`~reference_impl.backends.redis_fanout.RedisFanout`
+    (:meth:`start_fanout`) carries every event to the connections of its own process.
     """
 
     def __init__(
@@ -192,6 +169,17 @@ class RedisBackend:
     async def ping(self) -> None:
         """Check that Redis answers; raise :class:`BackendUnavailableError` otherwise."""
         await self._call("PING", self.redis.ping)
+
+    async def start_fanout(self, connection_manager: SendsToThread) -> RedisFanout:
+        """Join the nodes on this Redis: return this node's started fan-out.
+
+        Raises :class:`BackendUnavailableError` when Redis does not answer, or the wake-up
+        subscription is not made, within :attr:`max_wait`.
+        """
+        await self.ping()
+        fanout = RedisFanout(self, connection_manager)
+        await fanout.start()
+        return fanout
 
     # -- registry ------------------------------------------------------------------------------
 
@@ -303,7 +291,7 @@ class RedisBackend:
 def _entry_message(entry: Any, epoch: str) -> EventMessage:
     entry_id, fields = entry
     values = dict(zip(fields[::2], fields[1::2], strict=True))
-    return _message(values["d"], int(entry_id.split("-")[0]), epoch)
+    return stored_event(values["d"], int(entry_id.split("-")[0]), epoch)
 
 
 def _ms(seconds: float) -> int:

@@ -31,24 +31,43 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Protocol
 
+import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from ..bridge import SendsToThread
+from ..connections import SendsToThread
 from ..eventlog import LogHead
-from ..events import Message
+from ..events import EventMessage, Message
 from ..exceptions import BackendUnavailableError, InvalidResumePoint, ResyncRequired
 from ..subscription import SeqGate, Step
-from .redis import RedisBackend, decode_wakeup
+from .redis_codec import decode_wakeup
 
-__all__ = ["RedisFanout"]
+__all__ = ["FanoutStore", "RedisFanout"]
 
 logger = logging.getLogger("reference_impl.fanout")
 
 
 # Receipts remembered per thread, for a direct send whose event a wake-up delivered first.
 _RESULTS_KEPT = 1024
+
+
+class FanoutStore(Protocol):
+    """What a fan-out needs of its backend (:class:`~reference_impl.backends.redis.RedisBackend`
+    is one): the wake-up channel, fresh clients, and the log."""
+
+    channel: str
+
+    @property
+    def max_wait(self) -> float: ...
+
+    def client(self, *, pubsub: bool = False) -> aioredis.Redis: ...
+
+    async def read_after(
+        self, thread_id: str, after_seq: int, epoch: str | None = None
+    ) -> list[EventMessage]: ...
+
+    async def head(self, thread_id: str) -> LogHead: ...
 
 
 class _ThreadState:
@@ -78,7 +97,7 @@ class RedisFanout:
 
     def __init__(
         self,
-        backend: RedisBackend,
+        backend: FanoutStore,
         connection_manager: SendsToThread,
         *,
         reconnect_delay: float = 0.05,

@@ -116,7 +116,8 @@ async def build_service(tokens: Mapping[str, str]) -> AgentService:
     """The production wiring: connections, orchestrator, a started bridge, the session hub.
 
     Replace ``TokenAuthenticator`` with your auth, ``ReferenceOrchestrator`` with yours, and pass
-    ``redis_url=`` to ``create_bridge`` when several processes serve the same threads.
+    ``backend="redis://host:port/db"`` to ``create_bridge`` when several processes serve the
+    same threads.
     """
     connections = ConnectionManager()
     orchestrator = ReferenceOrchestrator()
