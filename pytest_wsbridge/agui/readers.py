@@ -347,6 +347,7 @@ async def collect_ws(
     run_id = run_input.get("runId")
     check = StreamCheck(url, run_input)
     headers = {"Authorization": f"Bearer {token}"} if token else None
+    subscribed = False
     try:
         async with connect(url, additional_headers=headers, open_timeout=timeout) as ws:
             subscribe = {"type": "subscribe", "thread_id": thread, "dialect": "ag-ui"}
@@ -354,6 +355,7 @@ async def collect_ws(
             while True:
                 frame = await _frame(ws, url, timeout)
                 if frame.get("type") == "subscribed":
+                    subscribed = True
                     break
                 _refused(frame, url, "subscription")
             await ws.send(json.dumps({"type": "run", "input": run_input}))
@@ -377,8 +379,14 @@ async def collect_ws(
                     break
     except (OSError, InvalidHandshake, InvalidURI) as exc:
         raise AguiSourceError(f"{url}: cannot connect: {exc}") from exc
-    except ConnectionClosed:
-        pass  # judged as it stands
+    except ConnectionClosed as exc:
+        if not subscribed:
+            raise AguiSourceError(
+                f"{url}: the server closed the connection before the subscription "
+                f"({exc.rcvd.code if exc.rcvd else 'no close frame'}: "
+                f"{exc.rcvd.reason if exc.rcvd else ''})"
+            ) from exc
+        # after the subscription, a dropped connection is judged as it stands
     return check.finish()
 
 
