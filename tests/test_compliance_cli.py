@@ -12,6 +12,8 @@ import pytest
 
 from pytest_wsbridge.cli import main
 from pytest_wsbridge.compliance import CASES
+from pytest_wsbridge.compliance.catalogue import BEGIN, END, with_cases_table
+from pytest_wsbridge.compliance.catalogue import main as catalogue_main
 from pytest_wsbridge.compliance.cli import cases_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,7 +142,27 @@ def test_the_console_script_runs_check_from_the_shell() -> None:
 
 
 def test_the_docs_case_table_is_the_generated_one() -> None:
-    readme = (ROOT / "docs" / "compliance.md").read_text(encoding="utf-8")
-    begin = readme.index("<!-- compliance-cases:begin")
-    table = readme[readme.index("\n", begin) + 1 : readme.index("<!-- compliance-cases:end")]
-    assert table.strip() == cases_table(CASES), "regenerate it with: wsbridge check --list"
+    page = (ROOT / "docs" / "compliance.md").read_text(encoding="utf-8")
+    begin = page.index(BEGIN)
+    table = page[page.index("\n", begin) + 1 : page.index(END)]
+    assert table.strip() == cases_table(CASES), (
+        "docs/compliance.md is stale: run python -m pytest_wsbridge.compliance.catalogue"
+    )
+    assert with_cases_table(page) == page
+
+
+def test_the_catalogue_rewrites_only_the_marked_block(tmp_path: Path) -> None:
+    page = tmp_path / "compliance.md"
+    page.write_text(f"# Cases\n\nintro\n\n{BEGIN} (generated) -->\nold table\n{END}\nafter\n")
+    assert catalogue_main([str(page)]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith(f"# Cases\n\nintro\n\n{BEGIN} (generated) -->\n| id | family |")
+    assert text.endswith(f"{END}\nafter\n")
+    assert "old table" not in text
+    for case in CASES:
+        assert f"| {case.id} | {case.family.name} |" in text
+    assert catalogue_main([str(page)]) == 0
+    assert page.read_text(encoding="utf-8") == text  # idempotent
+    (tmp_path / "bare.md").write_text("no markers\n")
+    assert catalogue_main([str(tmp_path / "bare.md")]) == 2
+    assert catalogue_main([str(tmp_path / "missing.md")]) == 2
