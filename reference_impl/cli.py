@@ -313,6 +313,7 @@ async def _demo(
         on_run=started,
         stop=stop,
         padding=args.demo_padding,
+        on_error=lambda run_id, exc: _say(out, f"wsbridge: demo run {run_id} failed: {exc}"),
     )
     _say(out, f"wsbridge: demo done: {runs} runs on thread {args.demo_thread!r}")
 

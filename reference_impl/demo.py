@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .adapter import AgentBase
+from .exceptions import BackendUnavailableError
 from .orchestrator import ReferenceOrchestrator
 
 __all__ = ["DEMO_THREAD", "DEMO_TOKEN", "DEMO_USER", "DemoAgent", "run_demo"]
@@ -53,12 +54,15 @@ async def run_demo(
     on_run: Callable[[str], None] | None = None,
     stop: asyncio.Event | None = None,
     padding: int = 0,
+    on_error: Callable[[str, BackendUnavailableError], None] | None = None,
 ) -> None:
     """Start a :class:`DemoAgent` run on ``thread_id`` every ``interval`` seconds.
 
     ``runs`` bounds the number of runs (``None``: until cancelled or ``stop`` is set);
     ``on_run(run_id)`` is called as each run starts; ``padding`` characters of filler go
-    into each run's tool call and result.
+    into each run's tool call and result. A run whose storage fails
+    (:class:`~reference_impl.exceptions.BackendUnavailableError`, Redis down) is reported to
+    ``on_error(run_id, exc)`` and the next run starts as usual; without ``on_error`` it raises.
     """
     count = 0
     while (runs is None or count < runs) and not (stop is not None and stop.is_set()):
@@ -68,5 +72,10 @@ async def run_demo(
             on_run(run_id)
         agent = DemoAgent(pause=interval / 4, padding=padding)
         agent.set_websocket_bridge(bridge, run_id)
-        await agent.run(f"question {count}")
+        try:
+            await agent.run(f"question {count}")
+        except BackendUnavailableError as exc:
+            if on_error is None:
+                raise
+            on_error(run_id, exc)
         await asyncio.sleep(interval)

@@ -36,7 +36,13 @@ from .auth import (
 from .connections import ConnectionManager
 from .eventlog import LogHead
 from .events import Message
-from .exceptions import GateOverflow, InvalidResumePoint, ProtocolError, ResyncRequired
+from .exceptions import (
+    BackendUnavailableError,
+    GateOverflow,
+    InvalidResumePoint,
+    ProtocolError,
+    ResyncRequired,
+)
 from .history import History, history_for
 from .metrics import BridgeMetrics
 from .protocol import (
@@ -308,6 +314,10 @@ class Session:
                     if data is None:
                         break
                     await self._handle(data)
+        except BackendUnavailableError as exc:
+            # an outage, not a bug: the client reconnects and resumes once storage is back
+            logger.warning("session %s: storage unavailable: %s", self.peer, exc)
+            await self.close(CloseCode.INTERNAL_ERROR, "storage unavailable: retry")
         except Exception:
             logger.exception("session %s failed", self.peer)
             await self.close(CloseCode.INTERNAL_ERROR, "internal error")

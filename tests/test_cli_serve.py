@@ -246,3 +246,46 @@ async def test_serve_refuses_a_thread_given_two_owners(capsys: pytest.CaptureFix
     )
     assert await asyncio.wait_for(cli.serve(args, Lines()), TIMEOUT) == 2
     assert "belongs to another user" in capsys.readouterr().err
+
+
+@pytest.mark.asyncio
+async def test_a_demo_run_whose_storage_fails_is_reported_and_the_next_one_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from reference_impl import ConnectionManager, ReferenceOrchestrator, create_bridge
+    from reference_impl.demo import run_demo
+    from reference_impl.exceptions import BackendUnavailableError
+
+    orchestrator = ReferenceOrchestrator()
+    bridge = await create_bridge(connection_manager=ConnectionManager(), orchestrator=orchestrator)
+    real = bridge.notify_tool_executing
+    calls = 0
+
+    async def outage_once(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise BackendUnavailableError("redis append failed: connection refused")
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bridge, "notify_tool_executing", outage_once)
+    failed: list[tuple[str, str]] = []
+    await asyncio.wait_for(
+        run_demo(
+            bridge,
+            orchestrator,
+            interval=0,
+            runs=2,
+            on_error=lambda run_id, exc: failed.append((run_id, str(exc))),
+        ),
+        TIMEOUT,
+    )
+    assert [why for _, why in failed] == ["redis append failed: connection refused"]
+    events = await bridge.replay(DEMO_THREAD, 0)
+    # run 1: started, thinking, then the failed tool call and an agent_error; run 2: all six
+    assert [e["type"] for e in events][:3] == ["agent_started", "agent_thinking", "agent_error"]
+    assert len(events) == 3 + 6
+    calls = 0
+    with pytest.raises(BackendUnavailableError):  # without on_error the demo stops
+        await asyncio.wait_for(run_demo(bridge, orchestrator, interval=0, runs=1), TIMEOUT)
+    await bridge.close()

@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -272,6 +272,13 @@ class Follower:
     resyncs: list[Frame] = field(default_factory=list)
     closes: list[int | None] = field(default_factory=list)
     connections: int = 0
+    changed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+    async def wait_until(self, done: Callable[[Follower], bool]) -> None:
+        """Wait until ``done(self)`` holds (bound it with ``asyncio.wait_for``)."""
+        while not done(self):
+            self.changed.clear()
+            await self.changed.wait()
 
     def take(self, event: Frame) -> None:
         assert event.get("thread_id") == self.thread_id, event
@@ -283,6 +290,7 @@ class Follower:
             )
         self.events.append(event)
         self.epoch, self.last_seq = event["epoch"], event["seq"]
+        self.changed.set()
 
     def resume_fields(self) -> dict[str, Any]:
         if self.last_seq is None:
@@ -305,6 +313,7 @@ class Follower:
         """What a client does on ``resync_required``: reload the thread, from the new epoch."""
         self.resyncs.append(frame)
         self.epoch, self.last_seq = frame["epoch"], None
+        self.changed.set()
 
     async def read(self, ws: ClientConnection, count: int | None, timeout: float = TIMEOUT) -> int:
         """Take up to ``count`` events (``None``: until closed); return how many."""
