@@ -232,6 +232,9 @@ async def serve(
     try:
         for thread_id, user_id in args.owner:
             orchestrator.create_thread(user_id, thread_id)
+        if args.demo and args.demo_delay <= 0:
+            # no delay: the thread is the demo user's before the first client can connect
+            orchestrator.create_thread(DEMO_USER, args.demo_thread)
     except ValueError as exc:
         print(f"wsbridge serve: {exc}", file=sys.stderr)
         await bridge.close()
