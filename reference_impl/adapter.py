@@ -13,7 +13,7 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from .events import EVENTS, EventSpec, EventTable, NotifyMethods
+from .events import EVENTS, EventSpec, EventTable, NotifyContract
 from .exceptions import BridgeNotSetError
 
 __all__ = [
@@ -25,11 +25,10 @@ __all__ = [
 ]
 
 
-NotifyingBridge: TypeAlias = NotifyMethods[Any]
-"""The notify half of the bridge contract, as an agent sees it (typed for the built-in rows).
-
-Any object with the ``notify_<type>`` methods works at run time; the adapter looks each one
-up when it emits."""
+NotifyingBridge: TypeAlias = NotifyContract[Any]
+"""The notify half of the bridge contract, as an agent sees it: any bridge with the contract's
+six ``notify_*`` methods. At run time the adapter looks each method up when it emits, so
+``emit_custom`` (and any row added to the table) needs the bridge to have that method too."""
 
 
 class WebSocketBridgeAdapter:

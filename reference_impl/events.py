@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -53,6 +53,7 @@ __all__ = [
     "EventTable",
     "EventType",
     "Message",
+    "NotifyContract",
     "NotifyMethods",
     "ToolCompletedPayload",
     "ToolExecutingPayload",
@@ -60,7 +61,8 @@ __all__ = [
     "utc_now",
 ]
 
-R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+_FROM_TABLE = "made from the event table at run time"
 PayloadModel: TypeAlias = "type[BaseModel]"
 
 Message: TypeAlias = dict[str, Any]
@@ -311,19 +313,22 @@ def event_type_of(method: str) -> str | None:
     return method[len(NOTIFY_PREFIX) :] if method.startswith(NOTIFY_PREFIX) else None
 
 
-class NotifyMethods(Generic[R]):
-    """The built-in rows' notify methods, as static type checkers see them.
+class NotifyContract(Protocol[R_co]):
+    """The six notify methods of the bridge contract, as static type checkers see them.
 
-    At run time these methods are made from :data:`EVENTS` (see
-    :func:`reference_impl.bridge.install_notify_methods`); ``R`` is what they return. A test
-    checks that these declarations and the table agree.
+    Any bridge with these methods is a ``NotifyContract[Any]``: what an agent's adapter
+    accepts. At run time the reference bridge's methods are made from :data:`EVENTS` (see
+    :func:`reference_impl.bridge.install_notify_methods`); ``R_co`` is what they return. A test
+    checks that these declarations and the table agree. Their bodies raise rather than being
+    ``...``, so that mypy does not take them for abstract methods a subclass lacks.
     """
 
     if TYPE_CHECKING:
 
         async def notify_agent_started(
             self, run_id: str, agent_name: str, context: dict[str, Any] | None = None
-        ) -> R: ...
+        ) -> R_co:
+            raise AssertionError(_FROM_TABLE)
 
         async def notify_agent_thinking(
             self,
@@ -332,7 +337,8 @@ class NotifyMethods(Generic[R]):
             reasoning: str,
             step_number: int | None = None,
             progress_percentage: float | None = None,
-        ) -> R: ...
+        ) -> R_co:
+            raise AssertionError(_FROM_TABLE)
 
         async def notify_tool_executing(
             self,
@@ -340,7 +346,8 @@ class NotifyMethods(Generic[R]):
             agent_name: str,
             tool_name: str,
             parameters: dict[str, Any] | None = None,
-        ) -> R: ...
+        ) -> R_co:
+            raise AssertionError(_FROM_TABLE)
 
         async def notify_tool_completed(
             self,
@@ -349,7 +356,8 @@ class NotifyMethods(Generic[R]):
             tool_name: str,
             result: Any = None,
             execution_time_ms: float | None = None,
-        ) -> R: ...
+        ) -> R_co:
+            raise AssertionError(_FROM_TABLE)
 
         async def notify_agent_completed(
             self,
@@ -357,7 +365,8 @@ class NotifyMethods(Generic[R]):
             agent_name: str,
             result: Any = None,
             execution_time_ms: float | None = None,
-        ) -> R: ...
+        ) -> R_co:
+            raise AssertionError(_FROM_TABLE)
 
         async def notify_agent_error(
             self,
@@ -365,11 +374,21 @@ class NotifyMethods(Generic[R]):
             agent_name: str,
             error: str,
             error_context: dict[str, Any] | None = None,
-        ) -> R: ...
+        ) -> R_co:
+            raise AssertionError(_FROM_TABLE)
+
+
+class NotifyMethods(NotifyContract[R_co], Protocol[R_co]):
+    """Every built-in row's notify method (the contract's six and ``notify_custom``), as static
+    type checkers see them; :class:`~reference_impl.bridge.AgentWebSocketBridge` subclasses it.
+    A row added later may add its declaration here, for typed callers."""
+
+    if TYPE_CHECKING:
 
         async def notify_custom(
             self, run_id: str, agent_name: str, payload: dict[str, Any]
-        ) -> R: ...
+        ) -> R_co:
+            raise AssertionError(_FROM_TABLE)
 
 
 class EventDraft(BaseModel):

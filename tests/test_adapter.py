@@ -159,3 +159,18 @@ async def test_agent_base_execute_is_abstract() -> None:
     agent.set_websocket_bridge(Recorder(), "run-1")
     with pytest.raises(NotImplementedError):
         await agent.run("x")
+
+
+@pytest.mark.asyncio
+async def test_emitting_a_type_the_bridge_lacks_says_so() -> None:
+    class ContractOnly:
+        """Only the contract's methods: no notify_custom."""
+
+        async def notify_agent_started(self, *args: Any) -> str:
+            return "started"
+
+    adapter = WebSocketBridgeAdapter("planner")
+    adapter.set_websocket_bridge(ContractOnly(), "run-1")  # type: ignore[arg-type]
+    assert await adapter.emit_agent_started() == "started"
+    with pytest.raises(BridgeNotSetError, match="ContractOnly has no notify_custom"):
+        await adapter.emit_custom({"k": 1})

@@ -82,7 +82,10 @@ def _table_params(spec: EventSpec) -> list[tuple[str, str | None]]:
 
 def test_the_typed_declarations_agree_with_the_table() -> None:
     """The stubs static type checkers read cannot drift from the table the runtime uses."""
-    notify = _type_checking_defs(ROOT / "reference_impl/events.py", "NotifyMethods")
+    notify = {
+        **_type_checking_defs(ROOT / "reference_impl/events.py", "NotifyContract"),
+        **_type_checking_defs(ROOT / "reference_impl/events.py", "NotifyMethods"),
+    }
     emit = _type_checking_defs(ROOT / "reference_impl/adapter.py", "WebSocketBridgeAdapter")
     built_in = [EVENTS[kind.value] for kind in EventType]
     assert set(notify) >= {spec.notify for spec in built_in}
