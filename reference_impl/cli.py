@@ -105,7 +105,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         "--allow-unowned",
         action="store_true",
         help="let any authenticated user follow a thread nobody owns yet; such subscriptions "
-        "are closed (1008) when another user claims the thread",
+        "are closed (1008) when another user claims the thread (single node only)",
     )
     serve_parser.add_argument(
         "--max-queue",
@@ -212,6 +212,15 @@ async def serve(
 ) -> int:
     """Run the server until SIGINT/SIGTERM (or ``stop`` is set); with ``--demo`` the demo agent."""
     out = out or sys.stdout
+    if args.allow_unowned and getattr(args, "redis", None):
+        # Owners live in each node's orchestrator: a claim on one node is not seen by the
+        # others, so their early subscribers would never be closed. Declare --owner instead.
+        print(
+            "wsbridge serve: --allow-unowned needs a single node (with --redis a claim on one "
+            "node is not seen by the others); give each node the same --owner THREAD=USER",
+            file=sys.stderr,
+        )
+        return 2
     tokens: dict[str, str] = dict(args.token)
     if args.demo and not tokens:
         tokens[DEMO_TOKEN] = DEMO_USER

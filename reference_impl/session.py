@@ -186,10 +186,10 @@ class SessionHub:
         """
         refused = 0
         pending: list[tuple[Session, ThreadSubscriber, Any]] = []
-        for session in list(self.sessions):
-            subscriber = session.subscriptions.get(thread_id)
-            if subscriber is None:
+        for connection in self.connection_manager.connections_for_thread(thread_id):
+            if not isinstance(connection, ThreadSubscriber) or connection.session.hub is not self:
                 continue
+            subscriber, session = connection, connection.session
             answer = self.authorizer(subscriber.user_id or ANONYMOUS, thread_id)
             if inspect.isawaitable(answer):
                 pending.append((session, subscriber, answer))

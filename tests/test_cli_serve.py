@@ -289,3 +289,14 @@ async def test_a_demo_run_whose_storage_fails_is_reported_and_the_next_one_runs(
     with pytest.raises(BackendUnavailableError):  # without on_error the demo stops
         await asyncio.wait_for(run_demo(bridge, orchestrator, interval=0, runs=1), TIMEOUT)
     await bridge.close()
+
+
+@pytest.mark.asyncio
+async def test_serve_refuses_allow_unowned_with_several_nodes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = build_parser().parse_args(
+        ["serve", "--port", "0", "--allow-unowned", "--redis", "redis://127.0.0.1:1/0"]
+    )
+    assert await asyncio.wait_for(cli.serve(args, Lines()), TIMEOUT) == 2
+    assert "--allow-unowned needs a single node" in capsys.readouterr().err
