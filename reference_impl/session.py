@@ -10,6 +10,14 @@ A session authenticates (header token or a first ``auth`` frame), then handles `
 non-blocking ``deliver`` passes events through a :class:`~reference_impl.subscription.SeqGate`
 into the session's bounded send queue; one writer task sends the queue. A client that lets the
 queue overflow is closed with :attr:`CloseCode.SLOW_CONSUMER` and resumes.
+
+Thread-level broadcast: every subscriber names the hub as its ``batch``, so the connection
+manager offers each event to all of a thread's subscribers in one
+:meth:`SessionHub.deliver_many` call. Subscribers in steady state (gate at the event's previous
+seq, nothing queued, transport open and not backed up) get the event encoded once and written
+with one call to every one of them (:class:`WritesMany`); the others (replaying, holding a gap,
+backed up) take the per-connection :meth:`ThreadSubscriber.deliver` path. Both paths advance the
+same gate, so a subscriber moves between them without a gap or a duplicate.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import contextlib
 import inspect
 import logging
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from enum import Enum
 from typing import Any, Protocol, runtime_checkable
 
@@ -65,7 +73,16 @@ from .protocol import (
 )
 from .subscription import SeqGate, Step
 
-__all__ = ["ANONYMOUS", "Session", "SessionHub", "SessionState", "ThreadSubscriber", "Transport"]
+__all__ = [
+    "ANONYMOUS",
+    "Session",
+    "SessionHub",
+    "SessionState",
+    "ThreadSubscriber",
+    "Transport",
+    "WritesMany",
+    "WritesNow",
+]
 
 logger = logging.getLogger("reference_impl.session")
 
@@ -116,6 +133,21 @@ class WritesNow(Protocol):
     """
 
     def send_now(self, text: str) -> bool: ...
+
+
+@runtime_checkable
+class WritesMany(Protocol):
+    """Optional group fast path of a :class:`Transport`: one write call for many connections.
+
+    ``ready_now()`` says a write now would be taken at once (open, write buffer below its
+    high-water mark). ``write_many(transports, text)``, called on one of ``transports`` (all of
+    its class), writes ``text`` to each of them without awaiting and returns those whose write
+    may have failed; the hub closes their sessions, whose clients then resume.
+    """
+
+    def ready_now(self) -> bool: ...
+
+    def write_many(self, transports: Sequence[Any], text: str) -> Sequence[Any]: ...
 
 
 class _EncodeOnce:
@@ -214,6 +246,55 @@ class SessionHub:
             if not allowed and session.subscriptions.get(thread_id) is subscriber:
                 session.revoke(subscriber)
 
+    def deliver_many(self, connections: Sequence[Any], message: object) -> bool:
+        """Offer one live event to several subscribers of one thread (the thread broadcast).
+
+        Each subscriber in steady state takes the event through its gate here and gets it in
+        one :meth:`WritesMany.write_many` per transport class, encoded once; every other
+        subscriber takes the per-connection :meth:`ThreadSubscriber.deliver`. ``True`` if at
+        least one took it.
+        """
+        try:
+            event = as_message_dict(message)
+        except TypeError as exc:
+            logger.error("thread %r: %s", getattr(connections[0], "thread_id", "?"), exc)
+            return False
+        taken = False
+        groups: dict[type, tuple[list[Any], list[Session]]] | None = None
+        for subscriber in connections:
+            session: Session = subscriber.session
+            transport = session._writes_many
+            if (
+                transport is not None
+                and session._writer_idle
+                and not session._queue
+                and subscriber.active
+                and not session.closed
+                and transport.ready_now()
+                and subscriber.gate.take_next(event)
+            ):
+                if groups is None:
+                    groups = {}
+                group = groups.get(type(transport))
+                if group is None:
+                    group = groups[type(transport)] = ([], [])
+                group[0].append(transport)
+                group[1].append(session)
+            elif subscriber.deliver(event):
+                taken = True
+        if groups is None:
+            return taken
+        text = self.encode(event)
+        for transports, sessions in groups.values():
+            failed = transports[0].write_many(transports, text)
+            if len(failed) < len(transports):
+                taken = True
+            if failed:
+                by_transport = {id(t): s for t, s in zip(transports, sessions, strict=True)}
+                for transport in failed:
+                    by_transport[id(transport)].write_failed()
+        return taken
+
     async def serve(
         self, transport: Transport, *, token: str | None = None, peer: str = ""
     ) -> Session:
@@ -245,6 +326,9 @@ class ThreadSubscriber:
         self.user_id: str | None = session.user_id
         self.gate = gate
         self.active = True
+        #: The connection manager offers events to all of a thread's subscribers of one hub in
+        #: one :meth:`SessionHub.deliver_many` call (see :mod:`reference_impl.connections`).
+        self.batch = session.hub
 
     def deliver(self, message: object) -> bool:
         """Take a live event without waiting; ``False`` if this subscriber cannot."""
@@ -293,6 +377,7 @@ class Session:
         self._writer: asyncio.Task[None] | None = None
         self._writer_idle = False
         self._send_now = transport.send_now if isinstance(transport, WritesNow) else None
+        self._writes_many = transport if isinstance(transport, WritesMany) else None
         #: The close under way when it was started from synchronous code (overflow, revoke).
         self._closing: asyncio.Task[None] | None = None
         self._warned = False
@@ -589,6 +674,13 @@ class Session:
         self._closing = asyncio.ensure_future(
             self._finish_close("slow consumer: resume from last seq")
         )
+
+    def write_failed(self) -> None:
+        """A write without await failed: close the session; its client resumes."""
+        if not self._begin_close(CloseCode.INTERNAL_ERROR):
+            return
+        logger.debug("session %s: a broadcast write failed", self.peer)
+        self._closing = asyncio.ensure_future(self._finish_close("send failed"))
 
     def _enqueue_live(self, text: str) -> bool:
         if self.closed:
