@@ -42,6 +42,7 @@ from .auth import (
     is_authorized,
 )
 from .connections import ConnectionManager
+from .dialects import NATIVE, Dialect, EncodeOnce
 from .eventlog import LogHead
 from .events import Message
 from .exceptions import (
@@ -68,7 +69,6 @@ from .protocol import (
     UnsubscribeFrame,
     as_message_dict,
     encode_frame,
-    encode_message,
     parse_client_frame,
 )
 from .subscription import SeqGate, Step
@@ -150,21 +150,6 @@ class WritesMany(Protocol):
     def write_many(self, transports: Sequence[Any], text: str) -> Sequence[Any]: ...
 
 
-class _EncodeOnce:
-    """JSON text of the message fanned out last: one encoding per fan-out, not per connection."""
-
-    def __init__(self) -> None:
-        self._last: tuple[Message, str] | None = None
-
-    def __call__(self, message: Message) -> str:
-        last = self._last
-        if last is not None and last[0] is message:
-            return last[1]
-        text = encode_message(message)
-        self._last = (message, text)
-        return text
-
-
 class SessionHub:
     """The state every session of one server shares."""
 
@@ -202,7 +187,8 @@ class SessionHub:
         self.auth_timeout = auth_timeout
         self.drain_timeout = drain_timeout
         self.sessions: set[Session] = set()
-        self.encode = _EncodeOnce()
+        #: Each live event's frames per dialect, encoded once however many subscribers read it.
+        self.encoder = EncodeOnce()
         self._rechecks: set[asyncio.Task[None]] = set()
         if isinstance(authorizer, ReportsChanges):
             authorizer.on_change(self.recheck)
@@ -246,11 +232,16 @@ class SessionHub:
             if not allowed and session.subscriptions.get(thread_id) is subscriber:
                 session.revoke(subscriber)
 
+    def encode(self, message: Message) -> str:
+        """The native JSON text of ``message`` (encoded once for all its subscribers)."""
+        return self.encoder(message)[0]
+
     def deliver_many(self, connections: Sequence[Any], message: object) -> bool:
         """Offer one live event to several subscribers of one thread (the thread broadcast).
 
         Each subscriber in steady state takes the event through its gate here and gets it in
-        one :meth:`WritesMany.write_many` per transport class, encoded once; every other
+        one :meth:`WritesMany.write_many` per dialect and transport class, per frame, encoded
+        once per dialect (:class:`~reference_impl.dialects.EncodedEvent`); every other
         subscriber takes the per-connection :meth:`ThreadSubscriber.deliver`. ``True`` if at
         least one took it.
         """
@@ -260,7 +251,7 @@ class SessionHub:
             logger.error("thread %r: %s", getattr(connections[0], "thread_id", "?"), exc)
             return False
         taken = False
-        groups: dict[type, tuple[list[Any], list[Session]]] | None = None
+        groups: dict[tuple[str, type], tuple[Dialect, list[Any], list[Session]]] | None = None
         for subscriber in connections:
             session: Session = subscriber.session
             transport = session._writes_many
@@ -275,24 +266,31 @@ class SessionHub:
             ):
                 if groups is None:
                     groups = {}
-                group = groups.get(type(transport))
+                dialect = subscriber.dialect
+                key = (dialect.name, type(transport))
+                group = groups.get(key)
                 if group is None:
-                    group = groups[type(transport)] = ([], [])
-                group[0].append(transport)
-                group[1].append(session)
+                    group = groups[key] = (dialect, [], [])
+                group[1].append(transport)
+                group[2].append(session)
             elif subscriber.deliver(event):
                 taken = True
         if groups is None:
             return taken
-        text = self.encode(event)
-        for transports, sessions in groups.values():
-            failed = transports[0].write_many(transports, text)
-            if len(failed) < len(transports):
+        encoded = self.encoder.event(event)
+        for dialect, transports, sessions in groups.values():
+            for text in encoded.frames(dialect):
+                failed = transports[0].write_many(transports, text)
+                if failed:
+                    by_transport = {id(t): s for t, s in zip(transports, sessions, strict=True)}
+                    for transport in failed:
+                        by_transport[id(transport)].write_failed()
+                    transports = [t for t in transports if not by_transport[id(t)].closed]
+                    sessions = [by_transport[id(t)] for t in transports]
+                    if not transports:
+                        break
+            if transports:
                 taken = True
-            if failed:
-                by_transport = {id(t): s for t, s in zip(transports, sessions, strict=True)}
-                for transport in failed:
-                    by_transport[id(transport)].write_failed()
         return taken
 
     async def serve(
@@ -326,6 +324,8 @@ class ThreadSubscriber:
         self.user_id: str | None = session.user_id
         self.gate = gate
         self.active = True
+        #: How this subscriber's events are written (the subscribe frame's ``dialect``).
+        self.dialect: Dialect = NATIVE
         #: The connection manager offers events to all of a thread's subscribers of one hub in
         #: one :meth:`SessionHub.deliver_many` call (see :mod:`reference_impl.connections`).
         self.batch = session.hub
