@@ -15,7 +15,7 @@ from .results import Row, format_table, rows_to_json
 
 __all__ = ["BENCHMARKS", "build_parser", "main", "run"]
 
-BENCHMARKS = ("connections", "fanout", "replay", "plugin", "redis", "agui")
+BENCHMARKS = ("connections", "fanout", "latency", "replay", "plugin", "redis", "agui")
 
 
 def _sizes(text: str) -> list[int]:
@@ -50,8 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     add("--only", type=_names, default=list(BENCHMARKS), help="comma-separated subset")
     add("--clients", type=int, default=100, help="fan-out: subscribers N (default 100)")
     add("--events", type=int, default=1000, help="fan-out: events M (default 1000)")
-    add("--repeats", type=int, default=1, help="fan-out: interleaved rounds, best kept")
+    add("--repeats", type=int, default=1, help="fan-out, latency: interleaved rounds, best kept")
     add("--no-socketio", action="store_true", help="skip the python-socketio baseline")
+    add("--latency-rate", type=float, default=1000.0, help="latency: events/s (1000)")
+    add("--latency-seconds", type=float, default=10.0, help="latency: seconds of emission (10)")
     add("--replay-events", type=int, default=10_000, help="replay: missed events (10000)")
     add("--connections", type=_sizes, default=[1000, 5000], help="idle clients (1000,5000)")
     add("--plugin-tests", type=int, default=500, help="plugin: generated tests (500)")
@@ -66,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def _run_all(args: argparse.Namespace) -> list[Row]:
-    from . import agui, connections, fanout, plugin_overhead, redis_fanout, replay
+    from . import agui, connections, fanout, latency, plugin_overhead, redis_fanout, replay
     from .proc import raise_fd_limit
 
     raise_fd_limit(2 * max(args.connections) + 1024)
@@ -83,6 +85,13 @@ async def _run_all(args: argparse.Namespace) -> list[Row]:
                 repeats=args.repeats,
                 timeout=args.timeout,
                 socketio=not args.no_socketio,
+            )
+        elif name == "latency":
+            rows += await latency.run_latency(
+                rate=args.latency_rate,
+                seconds=args.latency_seconds,
+                repeats=args.repeats,
+                timeout=args.timeout,
             )
         elif name == "replay":
             rows += await replay.run_replay(events=args.replay_events, timeout=args.timeout)

@@ -24,11 +24,17 @@ __all__ = [
     "FanoutOutcome",
     "System",
     "merge_reports",
+    "run_id_for",
     "timed_fanout",
 ]
 
 THREAD_ID = "bench-thread"
 RUN_ID = f"thread_{THREAD_ID}_run_1700000000000_0badcafe"
+
+
+def run_id_for(thread_id: str) -> str:
+    """The benchmark run of ``thread_id``: a standard run id, so the bridge resolves it."""
+    return RUN_ID if thread_id == THREAD_ID else f"thread_{thread_id}_run_1700000000000_0badcafe"
 
 
 class System(Protocol):
@@ -42,8 +48,8 @@ class System(Protocol):
 
     async def __aexit__(self, *exc_info: object) -> None: ...
 
-    async def emit(self, seq: int, ts: float) -> None:
-        """Publish event ``seq`` of :data:`THREAD_ID`, carrying emit time ``ts``."""
+    async def emit(self, seq: int, ts: float, thread_id: str = THREAD_ID) -> None:
+        """Publish event ``seq`` of ``thread_id``, carrying emit time ``ts``."""
 
 
 class BaselineSystem:
@@ -64,9 +70,11 @@ class BaselineSystem:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.server.__aexit__(*exc_info)
 
-    async def emit(self, seq: int, ts: float) -> None:
-        message = wire_event(seq, ts, thread_id=THREAD_ID, run_id=RUN_ID, epoch="baseline")
-        await self.server.publish(THREAD_ID, message)
+    async def emit(self, seq: int, ts: float, thread_id: str = THREAD_ID) -> None:
+        message = wire_event(
+            seq, ts, thread_id=thread_id, run_id=run_id_for(thread_id), epoch="baseline"
+        )
+        await self.server.publish(thread_id, message)
 
 
 @dataclass

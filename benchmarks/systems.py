@@ -13,7 +13,7 @@ from typing import Any
 from reference_impl import ConnectionManager, ReferenceOrchestrator, create_bridge
 from reference_impl.bridge import AgentWebSocketBridge
 
-from .harness import RUN_ID
+from .harness import THREAD_ID, run_id_for
 from .wsclients import Kind
 
 __all__ = ["BridgeSystem", "TwoNodeSystem"]
@@ -66,13 +66,14 @@ class BridgeSystem:
         finally:
             await self.bridge.close()
 
-    async def emit(self, seq: int, ts: float) -> None:
-        """Emit event ``seq`` of the benchmark run through the notify API."""
+    async def emit(self, seq: int, ts: float, thread_id: str = THREAD_ID) -> None:
+        """Emit event ``seq`` of the benchmark run of ``thread_id`` through the notify API."""
+        run_id = run_id_for(thread_id)
         if seq == 1:
-            await self.bridge.notify_agent_started(RUN_ID, "bench", context={"ts": ts})
+            await self.bridge.notify_agent_started(run_id, "bench", context={"ts": ts})
         else:
             await self.bridge.notify_agent_thinking(
-                RUN_ID, "bench", reasoning=repr(ts), step_number=seq
+                run_id, "bench", reasoning=repr(ts), step_number=seq
             )
 
 
@@ -105,6 +106,6 @@ class TwoNodeSystem:
         finally:
             await self.nodes[0].__aexit__(*exc_info)
 
-    async def emit(self, seq: int, ts: float) -> None:
+    async def emit(self, seq: int, ts: float, thread_id: str = THREAD_ID) -> None:
         """Emit on the first node."""
-        await self.nodes[0].emit(seq, ts)
+        await self.nodes[0].emit(seq, ts, thread_id)
