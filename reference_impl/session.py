@@ -42,7 +42,7 @@ from .auth import (
     is_authorized,
 )
 from .connections import ConnectionManager
-from .dialects import NATIVE, Dialect, EncodeOnce
+from .dialects import EncodedEvent
 from .eventlog import LogHead
 from .events import Message
 from .exceptions import (
@@ -69,6 +69,7 @@ from .protocol import (
     UnsubscribeFrame,
     as_message_dict,
     encode_frame,
+    encode_message,
     parse_client_frame,
 )
 from .subscription import SeqGate, Step
@@ -91,6 +92,8 @@ logger = logging.getLogger("reference_impl.session")
 ANONYMOUS = "anonymous"
 
 _GAP_FETCHES = 3
+
+NATIVE_DIALECT = "native"
 
 
 class SessionState(Enum):
@@ -150,6 +153,21 @@ class WritesMany(Protocol):
     def write_many(self, transports: Sequence[Any], text: str) -> Sequence[Any]: ...
 
 
+class _EncodeOnce:
+    """JSON text of the message fanned out last: one encoding per fan-out, not per connection."""
+
+    def __init__(self) -> None:
+        self._last: tuple[Message, str] | None = None
+
+    def __call__(self, message: Message) -> str:
+        last = self._last
+        if last is not None and last[0] is message:
+            return last[1]
+        text = encode_message(message)
+        self._last = (message, text)
+        return text
+
+
 class SessionHub:
     """The state every session of one server shares."""
 
@@ -187,8 +205,7 @@ class SessionHub:
         self.auth_timeout = auth_timeout
         self.drain_timeout = drain_timeout
         self.sessions: set[Session] = set()
-        #: Each live event's frames per dialect, encoded once however many subscribers read it.
-        self.encoder = EncodeOnce()
+        self.encode = _EncodeOnce()
         self._rechecks: set[asyncio.Task[None]] = set()
         if isinstance(authorizer, ReportsChanges):
             authorizer.on_change(self.recheck)
@@ -232,18 +249,13 @@ class SessionHub:
             if not allowed and session.subscriptions.get(thread_id) is subscriber:
                 session.revoke(subscriber)
 
-    def encode(self, message: Message) -> str:
-        """The native JSON text of ``message`` (encoded once for all its subscribers)."""
-        return self.encoder(message)[0]
-
     def deliver_many(self, connections: Sequence[Any], message: object) -> bool:
         """Offer one live event to several subscribers of one thread (the thread broadcast).
 
         Each subscriber in steady state takes the event through its gate here and gets it in
         one :meth:`WritesMany.write_many` per dialect and transport class, per frame, encoded
-        once per dialect (:class:`~reference_impl.dialects.EncodedEvent`); every other
-        subscriber takes the per-connection :meth:`ThreadSubscriber.deliver`. ``True`` if at
-        least one took it.
+        once per dialect; every other subscriber takes the per-connection
+        :meth:`ThreadSubscriber.deliver`. ``True`` if at least one took it.
         """
         try:
             event = as_message_dict(message)
@@ -251,7 +263,7 @@ class SessionHub:
             logger.error("thread %r: %s", getattr(connections[0], "thread_id", "?"), exc)
             return False
         taken = False
-        groups: dict[tuple[str, type], tuple[Dialect, list[Any], list[Session]]] | None = None
+        groups: dict[tuple[str, type], tuple[str, list[Any], list[Session]]] | None = None
         for subscriber in connections:
             session: Session = subscriber.session
             transport = session._writes_many
@@ -267,7 +279,7 @@ class SessionHub:
                 if groups is None:
                     groups = {}
                 dialect = subscriber.dialect
-                key = (dialect.name, type(transport))
+                key = (dialect, type(transport))
                 group = groups.get(key)
                 if group is None:
                     group = groups[key] = (dialect, [], [])
@@ -277,9 +289,14 @@ class SessionHub:
                 taken = True
         if groups is None:
             return taken
-        encoded = self.encoder.event(event)
+        encoded: EncodedEvent | None = None
         for dialect, transports, sessions in groups.values():
-            for text in encoded.frames(dialect):
+            if dialect == NATIVE_DIALECT:
+                texts: Sequence[str] = (self.encode(event),)
+            else:
+                encoded = encoded or EncodedEvent(event)
+                texts = encoded.frames(dialect)
+            for text in texts:
                 failed = transports[0].write_many(transports, text)
                 if failed:
                     by_transport = {id(t): s for t, s in zip(transports, sessions, strict=True)}
@@ -325,7 +342,7 @@ class ThreadSubscriber:
         self.gate = gate
         self.active = True
         #: How this subscriber's events are written (the subscribe frame's ``dialect``).
-        self.dialect: Dialect = NATIVE
+        self.dialect = NATIVE_DIALECT
         #: The connection manager offers events to all of a thread's subscribers of one hub in
         #: one :meth:`SessionHub.deliver_many` call (see :mod:`reference_impl.connections`).
         self.batch = session.hub
