@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .results import Row, format_table, rows_to_json
+from .results import Row, format_table, replace_results, results_markdown, rows_to_json
 
 __all__ = ["BENCHMARKS", "build_parser", "main", "run"]
 
@@ -64,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("--agui-events", type=int, default=100_000, help="agui: stream length (100000)")
     add("--timeout", type=float, default=120.0, help="bound on every wait, seconds")
     add("--json", type=Path, default=None, metavar="PATH", help="also write the results here")
+    add(
+        "--docs",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="rewrite the results block of this Markdown page (docs/benchmarks.md)",
+    )
     return parser
 
 
@@ -116,7 +123,14 @@ async def _run_all(args: argparse.Namespace) -> list[Row]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the selected benchmarks; 0 when every count was correct, 1 otherwise."""
+    if args.docs is not None:
+        try:  # fail before a long run, not after it
+            replace_results(args.docs.read_text(), "")
+        except (OSError, ValueError) as exc:
+            print(f"python -m benchmarks: --docs {args.docs}: {exc}", file=sys.stderr)
+            return 2
     started = time.monotonic()
+    load = _load_average()
     rows = asyncio.run(_run_all(args))
     command = "python -m benchmarks " + " ".join(sys.argv[1:])
     meta = {
@@ -125,12 +139,24 @@ def run(args: argparse.Namespace) -> int:
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {_cpus()} CPUs",
         "seconds": round(time.monotonic() - started, 1),
+        "load": load,
     }
     print(format_table(rows))
     print(f"\n{meta['command']}  ({meta['date']}, {meta['machine']}, {meta['seconds']} s)")
     if args.json is not None:
         args.json.write_text(rows_to_json(rows, meta))
+    if args.docs is not None:
+        args.docs.write_text(replace_results(args.docs.read_text(), results_markdown(rows, meta)))
     return 0 if all(row.correct for row in rows) else 1
+
+
+def _load_average() -> str:
+    import os
+
+    try:
+        return " / ".join(f"{v:.1f}" for v in os.getloadavg()) + " (1/5/15 min)"
+    except OSError:
+        return "unknown"
 
 
 def _cpus() -> int:

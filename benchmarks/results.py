@@ -8,7 +8,17 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Measurement", "Row", "format_table", "percentile", "rows_to_json"]
+__all__ = [
+    "RESULTS_END",
+    "RESULTS_START",
+    "Measurement",
+    "Row",
+    "format_table",
+    "percentile",
+    "replace_results",
+    "results_markdown",
+    "rows_to_json",
+]
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -127,3 +137,33 @@ def rows_to_json(rows: Sequence[Row], meta: dict[str, Any]) -> str:
         record["met"] = row.met
         records.append(record)
     return json.dumps({"meta": meta, "rows": records}, indent=2, default=str)
+
+
+#: The generated part of ``docs/benchmarks.md`` sits between these two lines.
+RESULTS_START = "<!-- results:start (python -m benchmarks ... --docs PATH rewrites this part) -->"
+RESULTS_END = "<!-- results:end -->"
+
+
+def results_markdown(rows: Sequence[Row], meta: dict[str, Any]) -> str:
+    """The results section of the docs: where and how it was measured, then the table."""
+    lines = [
+        f"Measured {meta['date']} on {meta['machine']}, Python {meta['python']}, "
+        f"load average {meta['load']} at the start (a loaded machine inflates and scatters "
+        "wall-clock figures; the server-CPU rows and the ratios of one run are steadier).",
+        "",
+        f"Command: `{meta['command']}` ({meta['seconds']} s).",
+        "",
+        format_table(rows),
+    ]
+    return "\n".join(lines)
+
+
+def replace_results(document: str, section: str) -> str:
+    """Return ``document`` with the text between :data:`RESULTS_START` and
+    :data:`RESULTS_END` replaced by ``section``; ``ValueError`` if the markers are missing."""
+    start = document.find(RESULTS_START)
+    end = document.find(RESULTS_END)
+    if start < 0 or end < start:
+        raise ValueError(f"the document has no {RESULTS_START!r} ... {RESULTS_END!r} block")
+    head = document[: start + len(RESULTS_START)]
+    return f"{head}\n\n{section}\n\n{document[end:]}"

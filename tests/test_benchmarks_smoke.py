@@ -13,6 +13,7 @@ from benchmarks import cli as bench_cli
 from benchmarks.baselines import socketio_available
 from benchmarks.connections import measure_idle
 from benchmarks.fanout import run_fanout
+from benchmarks.latency import Scenario, run_latency
 from benchmarks.plugin_overhead import _pytest, write_suite
 from benchmarks.redis_fanout import run_redis
 from benchmarks.replay import run_replay
@@ -57,6 +58,27 @@ async def test_fanout_every_client_gets_every_event_in_order() -> None:
             assert measured.details["received"] == 3 * 20
             assert measured.details["complete_clients"] == 3
             assert measured.details["errors"] == []
+
+
+@pytest.mark.asyncio
+async def test_latency_rows_compare_p99_at_a_paced_rate_with_every_event_in_order() -> None:
+    scenarios = (Scenario("1 thread × 3 clients", 1, 3), Scenario("3 threads × 1 client", 3, 3))
+    rows = await run_latency(rate=60, seconds=0.5, timeout=30, scenarios=scenarios)
+    assert [row.benchmark.split(",")[0] for row in rows] == [
+        "latency 1 thread × 3 clients",
+        "latency 3 threads × 1 client",
+    ]
+    for row, per_client in zip(rows, (30, 10), strict=True):
+        assert row.correct, row
+        assert row.target == 1.5 and not row.higher_is_better
+        for measured in (row.subject, row.baseline):
+            assert measured is not None
+            assert measured.unit == "ms p99"
+            assert measured.details["events"] == 30
+            assert measured.details["received"] == 3 * per_client
+            assert measured.details["errors"] == []
+            d = measured.details
+            assert d["latency_p50_ms"] <= d["latency_p99_ms"] <= d["latency_max_ms"]
 
 
 @pytest.mark.asyncio
