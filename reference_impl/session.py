@@ -387,9 +387,11 @@ class Session:
         self.subscriptions: dict[str, ThreadSubscriber] = {}
         self._queue: deque[tuple[str, bool]] = deque()
         self._replay_pending = 0
-        self._wake = asyncio.Event()
-        self._drained = asyncio.Event()
-        self._drained.set()
+        # The writer's wake-up and the drain signal are futures made when someone waits, not
+        # two asyncio.Events per connection (~1.4 KiB each session: their waiter deques).
+        self._wake: asyncio.Future[None] | None = None
+        self._drain: asyncio.Future[None] | None = None
+        self._is_drained = True
         self._tasks: set[asyncio.Task[Any]] = set()
         self._writer: asyncio.Task[None] | None = None
         self._writer_idle = False
@@ -719,20 +721,30 @@ class Session:
         self._queue.append((text, replay))
         if replay:
             self._replay_pending += 1
-        self._drained.clear()
-        self._wake.set()
+        self._is_drained = False
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+
+    def _set_drained(self) -> None:
+        self._is_drained = True
+        drain = self._drain
+        if drain is not None and not drain.done():
+            drain.set_result(None)
 
     async def _write_loop(self) -> None:
         send_now = self._send_now
+        loop = asyncio.get_running_loop()
         while True:
             while not self._queue:
-                self._drained.set()
-                self._wake.clear()
+                self._set_drained()
                 self._writer_idle = True
+                self._wake = wake = loop.create_future()
                 try:
-                    await self._wake.wait()
+                    await wake
                 finally:
                     self._writer_idle = False
+                    self._wake = None
             text, replay = self._queue.popleft()
             if replay:
                 self._replay_pending -= 1
@@ -769,8 +781,11 @@ class Session:
 
     async def _drain_and_close(self, frame: BaseModel) -> None:
         self._enqueue(encode_frame(frame), replay=True, last=True)
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._drained.wait(), self.hub.drain_timeout)
+        if not self._is_drained:
+            if self._drain is None or self._drain.done():
+                self._drain = asyncio.get_running_loop().create_future()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._drain), self.hub.drain_timeout)
         await self._finish_close(getattr(frame, "message", "")[:120])
 
     async def _finish_close(self, reason: str) -> None:
