@@ -70,7 +70,8 @@ async def test_latency_rows_compare_p99_at_a_paced_rate_with_every_event_in_orde
     ]
     for row, per_client in zip(rows, (30, 10), strict=True):
         assert row.correct, row
-        assert row.target == 1.5 and not row.higher_is_better
+        assert row.target == 1.5
+        assert not row.higher_is_better
         for measured in (row.subject, row.baseline):
             assert measured is not None
             assert measured.unit == "ms p99"
