@@ -87,4 +87,3 @@ async def test_two_nodes_with_redis_killed_mid_stream_tell_or_deliver_everything
         before = follower.events[: -len(log)]
         assert [e["seq"] for e in before] == list(range(1, len(before) + 1))
         assert {e["epoch"] for e in before} == {first_epoch}
-    assert any("failed" in line for line in node_a.lines), "Redis was down during no demo run"
