@@ -37,6 +37,10 @@ _POINTER = re.compile(r"^(/([^/~]|~[01])*)*$")
 _BAD = "schema.bad-value"
 
 
+_LEAF_TESTS: dict[Check, Callable[[Any], bool]] = {}
+"""Yes/no forms of the constant and enumeration checkers, registered as they are made."""
+
+
 def _kind(value: Any) -> str:
     if value is None:
         return "null"
@@ -93,6 +97,7 @@ def _const(expected: str) -> Check:
         if value != expected:
             out.append((_BAD, path, f"{path} must be {expected!r}, got {value!r}"))
 
+    _LEAF_TESTS[check] = lambda value: value.__class__ is str and value == expected
     return check
 
 
@@ -103,6 +108,7 @@ def _enum(*allowed: str) -> Check:
         if not isinstance(value, str) or value not in members:
             out.append((_BAD, path, f"{path} must be one of {sorted(members)}, got {value!r}"))
 
+    _LEAF_TESTS[check] = lambda value: value.__class__ is str and value in members
     return check
 
 
@@ -137,7 +143,7 @@ _FAST_TESTS: dict[Check, Callable[[Any], bool]] = {
 
 def _predicate(check: Check) -> Callable[[Any], bool]:
     """``check`` as a yes/no test (no paths, no messages): the fast path's building block."""
-    fast = _FAST_TESTS.get(check)
+    fast = _FAST_TESTS.get(check) or _LEAF_TESTS.get(check)
     return fast if fast is not None else _predicate_slow(check)
 
 

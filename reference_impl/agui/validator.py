@@ -143,6 +143,17 @@ class _RunScope:
     calls: dict[str, None] = field(default_factory=dict)
     answered: set[str] = field(default_factory=set)
     lanes: dict[tuple[str | None, str], str] = field(default_factory=dict)
+    fast: dict[str, tuple[dict[str, _Item], str, bool]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.fast = {
+            "TEXT_MESSAGE_CONTENT": (self.text, "messageId", False),
+            "TEXT_MESSAGE_END": (self.text, "messageId", True),
+            "TOOL_CALL_ARGS": (self.tools, "toolCallId", False),
+            "TOOL_CALL_END": (self.tools, "toolCallId", True),
+            "REASONING_MESSAGE_CONTENT": (self.reasoning, "messageId", False),
+            "REASONING_MESSAGE_END": (self.reasoning, "messageId", True),
+        }
 
 
 def _s(value: Any) -> str | None:
@@ -162,6 +173,8 @@ class Validator:
         self._input = input if isinstance(input, Mapping) else None
         self._state = _Run.NONE
         self._run = _RunScope()
+        # The fast path's table: the active run's, while no chunk stream is open; else empty.
+        self._fast: dict[str, tuple[dict[str, _Item], str, bool]] = {}
         self._finished = False
         self._text_seen: dict[str, tuple[str | None, str | None]] = {}
         self._tool_seen: dict[str, tuple[str | None, str | None]] = {}
@@ -180,34 +193,49 @@ class Validator:
         """Judge the next event; return the findings it caused (also kept in :attr:`findings`)."""
         index = self.events
         self.events = index + 1
-        if event.__class__ is dict and len(event) < 4:
-            # Fast path for the bulk of a stream: a bare content or end event (only its type,
-            # id and delta, all strings) continuing an open, explicitly started item.
-            first: Any = event.get("type")
-            fast = _FAST.get(first) if first.__class__ is str else None
-            if fast is not None and self._state is _Run.ACTIVE and not self._run.lanes:
-                family, key, end = fast
-                item_id = event.get(key)
-                if item_id.__class__ is str and (len(event) == 2) is end:
-                    table: dict[str, _Item] = getattr(self._run, family)
-                    if item_id in table and (end or event.get("delta").__class__ is str):
+        if event.__class__ is dict:
+            kind: Any = event.get("type")
+            if kind.__class__ is str:
+                fast = self._fast.get(kind)
+                if fast is not None and len(event) < 4:
+                    # The bulk of a stream: a bare content or end event (only its type, id and
+                    # delta, all strings) continuing an open, explicitly started item of the
+                    # active run while no chunk stream is open.
+                    table, key, end = fast
+                    item_id = event.get(key)
+                    if (
+                        item_id.__class__ is str
+                        and (len(event) == 2) is end
+                        and item_id in table
+                        and (end or event.get("delta").__class__ is str)
+                    ):
                         if end:
                             del table[item_id]
                         return []
+                spec = EVENT_SPECS.get(kind)
+                if spec is not None and spec.ok(event):  # a valid event of a known type
+                    findings = self.findings
+                    start = len(findings)
+                    self._sequence(index, kind, event)
+                    return findings[start:] if len(findings) != start else []
+        return self._feed_faulty(index, event)
+
+    def _feed_faulty(self, index: int, event: Any) -> list[Finding]:
+        """The full path: an event that is not a dict, or whose shape has a problem."""
         findings = self.findings
         start = len(findings)
-        if event.__class__ is not dict and not isinstance(event, Mapping):
+        if not isinstance(event, Mapping):
             self._add("schema.bad-value", index, None, "an event must be a JSON object")
             return findings[start:]
         kind: Any = event.get("type")
         spec = EVENT_SPECS.get(kind) if kind.__class__ is str else None
-        if spec is None or not spec.ok(event):  # the full report only for a faulty event
+        if spec is None or not spec.ok(event):
             type_name = kind if kind.__class__ is str else None
             for rule_id, _path, message in check_event_shape(event):
                 self._add(rule_id, index, type_name, message)
         if spec is not None:
             self._sequence(index, kind, event)
-        return findings[start:] if len(findings) != start else []
+        return findings[start:]
 
     def feed_many(self, events: Iterable[Any]) -> list[Finding]:
         """Feed every event in order; return the findings they caused."""
@@ -318,6 +346,7 @@ class Validator:
                 )
             self._state = _Run.ERRORED
             self._run = _RunScope()
+            self._fast = {}
             return
         if state is not _Run.ACTIVE:
             if state is _Run.NONE:
@@ -372,6 +401,7 @@ class Validator:
         )
         self._run = _RunScope(run_id=run_id, replayed=replayed)
         self._state = _Run.ACTIVE
+        self._fast = self._run.fast
         if run_id is not None:
             self._runs_started.add(run_id)
         version = event.get("protocolVersion")
@@ -456,6 +486,7 @@ class Validator:
                 self._add("run.cancelled-result", index, kind, "a cancelled run carries a result")
         self._state = _Run.FINISHED
         self._run = _RunScope()
+        self._fast = {}
 
     def _check_interrupts(self, index: int, kind: str, interrupts: Any) -> None:
         if not isinstance(interrupts, list):
@@ -534,6 +565,8 @@ class Validator:
 
     def _close_chunk(self, key: tuple[str | None, str]) -> None:
         item_id = self._run.lanes.pop(key)
+        if not self._run.lanes:
+            self._fast = self._run.fast
         table = {"text": self._run.text, "tool": self._run.tools, "reasoning": self._run.reasoning}[
             key[1]
         ]
@@ -629,6 +662,7 @@ class Validator:
             opened = self._reasoning_start(index, kind, item_id, tag, chunk=True)
         if opened:
             run.lanes[(tag, chunk_kind)] = item_id
+            self._fast = {}
 
     # -- streamed items ---------------------------------------------------------------------
 
@@ -846,16 +880,18 @@ class Validator:
         if name is None:
             return
         key = (tag, name)
-        whose = f" for subagent {tag!r}" if tag else ""
+        steps = self._run.steps
         if kind == "STEP_STARTED":
-            if key in self._run.steps:
+            if key in steps:
+                whose = f" for subagent {tag!r}" if tag else ""
                 self._add(
                     "step.duplicate-open", index, kind, f"step {name!r} is already open{whose}"
                 )
-            self._run.steps.add(key)
-        elif key in self._run.steps:
-            self._run.steps.discard(key)
+            steps.add(key)
+        elif key in steps:
+            steps.discard(key)
         else:
+            whose = f" for subagent {tag!r}" if tag else ""
             self._add("step.not-open", index, kind, f"step {name!r} is not open{whose}")
 
     def _on_snapshot(
@@ -917,9 +953,6 @@ _MORE: dict[str, tuple[str, str, str, str, bool]] = {
         "reasoning", "messageId", "reasoning.not-open", "reasoning message", True,
     ),
 }  # fmt: skip
-_FAST: dict[Any, tuple[str, str, bool]] = {
-    kind: (family, key, end) for kind, (family, key, _r, _w, end) in _MORE.items()
-}
 _SUBAGENT_EVENTS = frozenset({"SUBAGENT_STARTED", "SUBAGENT_FINISHED", "SUBAGENT_ERROR"})
 _HANDLERS = {
     "TEXT_MESSAGE_START": Validator._on_text,
