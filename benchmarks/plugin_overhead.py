@@ -171,8 +171,10 @@ async def run_plugin(
 ) -> list[Row]:
     """The strict/plain ratios of the generated suite, and ``real_ws_server`` set-up+tear-down.
 
-    Wall time includes the once-per-session fail-fast probe, whose hanging-orchestrator case
-    lasts the init timeout (5 s by default); CPU time is the per-test cost of the checks.
+    Wall time includes whatever the once-per-session fail-fast probe adds to the test path
+    (it runs in the background from ``pytest_configure``, so nothing when it is done before
+    the first test needs it); CPU time is the per-test cost of the checks plus the probe's.
+    Targets (issue 14): ≤ 1.10× wall, ≤ 1.05× CPU.
     """
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="wsbridge-bench-") as tmp:
@@ -205,11 +207,11 @@ async def run_plugin(
                 title,
                 Measurement("--wsbridge-strict", cpu["strict"], "s CPU"),
                 Measurement("checks off", cpu["plain"], "s CPU"),
-                target=1.10,
+                target=1.05,
                 higher_is_better=False,
                 correct=ok,
-                note="pytest process CPU (user+sys): the checks' own cost, without the "
-                "fail-fast probe's wait for the init timeout",
+                note="pytest process CPU (user+sys), all threads: the checks' own cost and "
+                "the background fail-fast probe's",
             )
         )
         if server_tests and _has_real_ws_server():

@@ -82,7 +82,24 @@ async def call_factory(
     return bridge
 
 
+_ACCEPTS: dict[tuple[int, str], tuple[Factory, bool]] = {}
+"""``(id(factory), name) -> (factory, answer)``: ``inspect.signature`` costs more than a
+test's checks, and the same factory is called once per test. The factory is kept so its id
+cannot be reused while the entry lives."""
+
+
 def _accepts(factory: Factory, name: str) -> bool:
+    key = (id(factory), name)
+    cached = _ACCEPTS.get(key)
+    if cached is not None and cached[0] is factory:
+        return cached[1]
+    answer = _signature_accepts(factory, name)
+    if len(_ACCEPTS) < 256:
+        _ACCEPTS[key] = (factory, answer)
+    return answer
+
+
+def _signature_accepts(factory: Factory, name: str) -> bool:
     try:
         parameters = inspect.signature(factory).parameters
     except (TypeError, ValueError):

@@ -54,10 +54,11 @@ __all__ = [
     "start",
 ]
 
-PROBE_TIMEOUT = 0.5
-"""The ``init_timeout`` handed to a factory that declares one. The verdict still allows the
-configured init timeout (plus :func:`grace`), but a factory that honours what it is given
-answers sooner, so a correct bridge costs the probe half a second, not the init timeout."""
+PROBE_TIMEOUT = 0.25
+"""The ``init_timeout`` handed to a factory that declares one when it is given an unfit
+orchestrator (the stand-ins answer at once or never). The verdict still allows the configured
+init timeout (plus :func:`grace`), but a factory that honours what it is given answers sooner,
+so a correct bridge costs the probe a quarter of a second, not the init timeout."""
 
 JOIN_MARGIN = 1.0
 """How long past :func:`limit` a probe's worker thread may take to report (thread start-up
@@ -141,13 +142,18 @@ class Start:
 
 
 async def start(
-    factory: Factory, *, connection_manager: object, orchestrator: object, init_timeout: float
+    factory: Factory,
+    *,
+    connection_manager: object,
+    orchestrator: object,
+    init_timeout: float,
+    hand: float | None = None,
 ) -> Start:
     """Call ``factory`` once, bounded by :func:`limit`; never raises for what the factory does.
 
-    The factory is handed ``min(PROBE_TIMEOUT, init_timeout)`` when it declares an
-    ``init_timeout``. A bridge it returns (in time or late) is in :attr:`Start.bridge`: the
-    caller closes it.
+    The factory is handed ``hand`` (default ``min(PROBE_TIMEOUT, init_timeout)``) when it
+    declares an ``init_timeout``. A bridge it returns (in time or late) is in
+    :attr:`Start.bridge`: the caller closes it.
     """
     bound = limit(init_timeout)
     answer = await answer_within(
@@ -155,7 +161,7 @@ async def start(
             factory,
             connection_manager=connection_manager,
             orchestrator=orchestrator,
-            init_timeout=min(PROBE_TIMEOUT, init_timeout),
+            init_timeout=min(PROBE_TIMEOUT, init_timeout) if hand is None else hand,
         ),
         bound,
         cancel_timeout=_CANCEL_TIMEOUT,

@@ -151,7 +151,9 @@ def pytest_configure(config: pytest.Config) -> None:
             f"pytest-wsbridge: {exc} (set by --wsbridge-factory or the wsbridge_factory ini key)"
         ) from None
     report = SessionReport(factory=settings.factory, strict=settings.strict)
-    config.stash[STATE_KEY] = PluginState(settings, factory, report)
+    state = config.stash[STATE_KEY] = PluginState(settings, factory, report)
+    if settings.strict and not _is_xdist_controller(config):
+        state.start_probe()  # strict checks fail-fast on every bridge test: overlap collection
     if settings.compliance:
         from .compliance import collect  # imported only when asked: it loads every case
 
@@ -178,8 +180,15 @@ def _load_factory(spec: str, rootdir: Path) -> Factory:
     return load_factory(spec)
 
 
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    """The xdist controller runs no test: only its workers probe."""
+    return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", 0))
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start the fail-fast probe in the background if a collected test will need its verdict."""
+    if _is_xdist_controller(session.config):
+        return
     state = plugin_state(session.config)
     strict = state.settings.strict
     if any("fail_fast" in applicable_checks(item, strict) for item in session.items):

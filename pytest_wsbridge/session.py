@@ -115,8 +115,26 @@ class BridgeWatch:
             return "the test's event loop was already closed: in-flight events not awaited"
         if self.loop.is_running():
             return "the test's event loop was still running: in-flight events not awaited"
+        if self.settled(late_subscribers=late_subscribers):
+            return None
         self.loop.run_until_complete(self.settle(timeout, late_subscribers=late_subscribers))
         return None
+
+    def settled(self, *, late_subscribers: bool) -> bool:
+        """Whether :meth:`settle` could change nothing, so the loop need not run at all.
+
+        True when the loop has no callback ready to run (what ``settle``'s first
+        ``sleep(0)`` would let run), nothing is in flight, no thread needs a late subscriber
+        and no open client is left to drain. Only known for a loop that exposes its ready
+        queue (asyncio's own); any other loop is always settled the long way. Running the
+        loop costs about as much as the checks themselves.
+        """
+        ready = getattr(self.loop, "_ready", None)
+        if ready is None or len(ready) or self.start_draining is not None:
+            return False
+        if in_flight(self.ledger, asynchronous_delivery=self.asynchronous_delivery):
+            return False
+        return not (late_subscribers and _undelivered_threads(self.ledger))
 
 
 @dataclass

@@ -398,3 +398,68 @@ def test_real_ws_server_feeds_the_ledger_and_tears_down(pytester: pytest.Pyteste
         ]
     )
     result.stdout.fnmatch_lines(["E       RuntimeError: the test itself fails"])
+
+
+LATE_DUPLICATE_TESTS = """
+import asyncio
+
+import pytest
+from reference_impl import generate_run_id
+
+import bridges
+
+
+class SoonDuplicate(bridges.SimpleBridge):
+    \"\"\"Sends every event at once, then again from a callback scheduled with call_soon.\"\"\"
+
+    async def emit(self, kind, run_id, agent_name, **payload):
+        thread_id = self.resolve(run_id)
+        message = self.message(kind, run_id, thread_id, agent_name, payload)
+        loop = asyncio.get_running_loop()
+        loop.call_soon(lambda: loop.create_task(self.cm.send_to_thread(thread_id, message)))
+        return await self.cm.send_to_thread(thread_id, message)
+
+
+@pytest.fixture
+def wsbridge_factory():
+    def factory(*, connection_manager, orchestrator):
+        return SoonDuplicate(connection_manager, orchestrator)
+    return factory
+
+
+@pytest.mark.asyncio
+@pytest.mark.wsbridge_delivery
+async def test_duplicate_scheduled_after_the_body(ws_bridge, fake_connection_manager):
+    run = generate_run_id("t")
+    await fake_connection_manager.connect("t")
+    await ws_bridge.notify_agent_started(run, "a")
+"""
+
+
+def test_a_duplicate_scheduled_by_the_body_is_still_seen(pytester: pytest.Pytester) -> None:
+    """The checks skip running the loop only when nothing is ready to run on it."""
+    make_project(pytester, LATE_DUPLICATE_TESTS)
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*[[]delivery[]]*", "*got it twice*"])
+
+
+PROBE_STARTS_EARLY = """
+from pytest_wsbridge.session import plugin_state
+
+
+def pytest_collection_modifyitems(config, items):
+    probe = plugin_state(config).background
+    print(f"probe at collection: {'started' if probe is not None else 'none'}")
+"""
+
+
+@pytest.mark.parametrize(("args", "started"), [(["--wsbridge-strict"], True), ([], False)])
+def test_the_fail_fast_probe_starts_before_collection_in_strict_mode(
+    pytester: pytest.Pytester, args: list[str], started: bool
+) -> None:
+    make_project(pytester, "def test_plain():\n    pass\n")
+    pytester.makeconftest(PROBE_STARTS_EARLY)
+    result = pytester.runpytest("-s", *args)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"probe at collection: {'started' if started else 'none'}"])

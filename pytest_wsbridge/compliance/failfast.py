@@ -111,6 +111,7 @@ async def healthy(ctx: CaseContext) -> Outcome:
         connection_manager=ctx.manager,
         orchestrator=ctx.orchestrator,
         init_timeout=ctx.options.init_timeout,
+        hand=ctx.options.init_timeout,  # a real start-up: all the time it may take
     )
     ctx.bridge = started.bridge  # closed with the case, whatever the verdict
     if started.result != "returned":
