@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .exceptions import SettingsError
 from .factory import DEFAULT_FACTORY
 
 __all__ = [
@@ -29,10 +30,6 @@ REPORT_SUFFIXES = (".json", ".html")
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
-
-
-class SettingsError(ValueError):
-    """A setting with a value the plugin cannot use; the message names the valid values."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +74,7 @@ def parse_settings(option: Lookup, ini: Lookup) -> WsBridgeSettings:
         init_timeout=_seconds(
             "wsbridge_init_timeout", pick("wsbridge_init_timeout"), DEFAULT_INIT_TIMEOUT
         ),
-        compliance=_boolean("wsbridge_compliance", option("wsbridge_compliance"), default=False),
+        compliance=_boolean("wsbridge_compliance", pick("wsbridge_compliance"), default=False),
     )
 
 

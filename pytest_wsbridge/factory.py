@@ -13,6 +13,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from .exceptions import FactoryError
+
 __all__ = [
     "DEFAULT_FACTORY",
     "FactoryError",
@@ -25,10 +27,6 @@ __all__ = [
 DEFAULT_FACTORY = "reference_impl:create_bridge"
 
 Factory = Callable[..., Any]
-
-
-class FactoryError(ValueError):
-    """A factory string that cannot be used; the message says why and how to fix it."""
 
 
 def load_factory(spec: str) -> Factory:

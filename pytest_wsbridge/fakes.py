@@ -17,6 +17,8 @@ from reference_impl.events import Message
 from reference_impl.orchestrator import ReferenceOrchestrator
 from reference_impl.protocol import as_message_dict
 
+from .exceptions import ReplayUnsupported
+
 __all__ = [
     "Delivery",
     "FakeConnection",
@@ -34,10 +36,6 @@ T = TypeVar("T")
 def normalize_message(message: object) -> Message:
     """Return a bridge's message as a dict: dicts, pydantic models and JSON text are accepted."""
     return as_message_dict(message)
-
-
-class ReplayUnsupported(RuntimeError):
-    """Raised when a connection resumes (``last_seq``) and the bridge has no ``replay``."""
 
 
 @dataclass(frozen=True)

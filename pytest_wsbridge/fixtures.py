@@ -22,9 +22,9 @@ from reference_impl.server import BridgeServer
 
 from .factory import Factory, FactoryError, call_factory, close_bridge, load_factory
 from .fakes import Delivery, FakeConnectionManager, ReplayUnsupported
+from .flow import WATCHES_KEY, BridgeWatch, plugin_state
 from .ledger import Ledger
 from .realserver import RealWsServer
-from .session import WATCHES_KEY, BridgeWatch, plugin_state
 from .waiting import answer_within
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 The work is elsewhere: settings in :mod:`~pytest_wsbridge.config`, fixtures in
 :mod:`~pytest_wsbridge.fixtures`, recording in :mod:`~pytest_wsbridge.ledger`, verdicts in
-:mod:`~pytest_wsbridge.checks`, the per-test flow in :mod:`~pytest_wsbridge.session` and
+:mod:`~pytest_wsbridge.checks`, the per-test flow in :mod:`~pytest_wsbridge.flow` and
 the summary and files in :mod:`~pytest_wsbridge.report`.
 
 Checks run in a ``pytest_runtest_call`` wrapper, after the test body and before fixture
@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from .agui.testing import AGUI_MARKER, agui_stream, check_agui_item
+from .agui.testing import agui_stream, check_agui_item
 from .config import (
     DEFAULT_DELIVERY_TIMEOUT,
     DEFAULT_INIT_TIMEOUT,
@@ -34,8 +34,9 @@ from .fixtures import (
     wsbridge_factory,
     wsbridge_server_options,
 )
+from .flow import STATE_KEY, PluginState, applicable_checks, check_item, plugin_state
+from .markers import MARKERS
 from .report import SessionReport
-from .session import STATE_KEY, PluginState, applicable_checks, check_item, plugin_state
 
 __all__ = [
     "MARKERS",
@@ -54,26 +55,6 @@ __all__ = [
     "wsbridge_factory",
     "wsbridge_server_options",
 ]
-
-MARKERS = {
-    "wsbridge_delivery": (
-        "every event the test emitted through the bridge fixtures reached a connection of its "
-        "run's thread, in order, without duplicates (threads with undelivered events first get "
-        "a late subscriber resuming from seq 0)"
-    ),
-    "wsbridge_threads": (
-        "a notify call for a run without a thread raised, and no event was routed to another "
-        "thread than its run's (the run-id fallback included)"
-    ),
-    "wsbridge_fail_fast": (
-        "the bridge factory raises within wsbridge_init_timeout when the orchestrator is None, "
-        "unhealthy or hanging"
-    ),
-    AGUI_MARKER: (
-        "every AG-UI stream the test collected (agui_stream fixture) conforms to AG-UI 1.1; "
-        "--wsbridge-strict applies it wherever agui_stream is used"
-    ),
-}
 
 _WORKER_KEY = "wsbridge"
 
@@ -128,6 +109,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="",
     )
     parser.addini(
+        "wsbridge_compliance",
+        "also collect and run the packaged bridge compliance suite (true/false)",
+        default="",
+    )
+    parser.addini(
         "wsbridge_init_timeout",
         f"seconds a factory may take to fail (default {DEFAULT_INIT_TIMEOUT:g})",
         default="",
@@ -135,8 +121,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    for name, description in MARKERS.items():
-        config.addinivalue_line("markers", f"{name}: {description}")
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker.ini_line())
     try:
         settings = parse_settings(
             lambda name: config.getoption(name, None),

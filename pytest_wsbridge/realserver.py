@@ -22,8 +22,8 @@ from reference_impl.server import BridgeServer
 
 from .checks import undelivered_threads
 from .factory import close_bridge
+from .flow import wait_for_ledger
 from .ledger import Ledger
-from .session import wait_for_ledger
 from .waiting import answer_within
 
 __all__ = ["RealWsServer"]

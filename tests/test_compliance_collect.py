@@ -148,3 +148,13 @@ def test_the_collection_can_be_registered_from_a_conftest(pytester: pytest.Pytes
     )
     result = pytester.runpytest("-k", "WSB-7.1 or WSB-7.2", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+def test_the_ini_key_switches_the_suite_on(project: pytest.Pytester) -> None:
+    project.makeini(
+        "[pytest]\nasyncio_default_fixture_loop_scope = function\nwsbridge_compliance = true\n"
+        "wsbridge_init_timeout = 0.5\nwsbridge_delivery_timeout = 0.5\n"
+    )
+    result = project.runpytest("-p", "no:cacheprovider", "-v", "-k", "WSB-7.1")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*WSB-7.1*"])

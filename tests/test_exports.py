@@ -91,6 +91,40 @@ def test_contract_names_are_exported_at_the_top(name: str) -> None:
     assert hasattr(reference_impl, name)
 
 
+PLUGIN_SURFACE = [
+    "FakeConnectionManager",
+    "HangingOrchestrator",
+    "UnhealthyOrchestrator",
+    "SessionReport",
+    "Violation",
+    "WsBridgePluginError",
+]
+
+
+@pytest.mark.parametrize("name", PLUGIN_SURFACE)
+def test_plugin_surface_is_exported_at_the_top(name: str) -> None:
+    assert name in pytest_wsbridge.__all__
+    assert hasattr(pytest_wsbridge, name)
+
+
+def test_every_plugin_exception_shares_the_base() -> None:
+    found = []
+    for name in MODULES:
+        if not name.startswith("pytest_wsbridge"):
+            continue
+        module = importlib.import_module(name)
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseException)
+                and value.__module__.startswith("pytest_wsbridge")
+            ):
+                found.append(value)
+                assert issubclass(value, pytest_wsbridge.WsBridgePluginError), value
+                assert value.__module__ == "pytest_wsbridge.exceptions", value
+    assert pytest_wsbridge.FactoryError in found
+
+
 def test_version() -> None:
     assert reference_impl.__version__ == pytest_wsbridge.__version__
 

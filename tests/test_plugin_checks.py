@@ -445,7 +445,7 @@ def test_a_duplicate_scheduled_by_the_body_is_still_seen(pytester: pytest.Pytest
 
 
 PROBE_STARTS_EARLY = """
-from pytest_wsbridge.session import plugin_state
+from pytest_wsbridge.flow import plugin_state
 
 
 def pytest_collection_modifyitems(config, items):

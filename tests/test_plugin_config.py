@@ -144,3 +144,37 @@ def test_html_report(pytester: pytest.Pytester) -> None:
     assert page.startswith("<!doctype html>")
     assert "test_dropped" in page
     assert "did not get it either" in page
+
+
+class _RecordingParser:
+    """Stands in for pytest's parser: records what the plugin declares."""
+
+    def __init__(self) -> None:
+        self.options: list[str] = []
+        self.ini: list[str] = []
+
+    def getgroup(self, *_: object) -> _RecordingParser:
+        return self
+
+    def addoption(self, *_: object, dest: str, **__: object) -> None:
+        self.options.append(dest)
+
+    def addini(self, name: str, *_: object, **__: object) -> None:
+        self.ini.append(name)
+
+
+def test_every_option_has_its_ini_key() -> None:
+    from pytest_wsbridge import plugin
+
+    parser = _RecordingParser()
+    plugin.pytest_addoption(parser)  # type: ignore[arg-type]
+    assert "wsbridge_compliance" in parser.options
+    assert sorted(parser.options) == sorted(parser.ini)
+
+
+def test_compliance_can_be_switched_on_from_the_ini() -> None:
+    assert settings({}, {"wsbridge_compliance": "yes"}).compliance is True
+    assert settings({"wsbridge_compliance": False}, {"wsbridge_compliance": "yes"}).compliance is (
+        False
+    )
+    assert settings({}, {}).compliance is False

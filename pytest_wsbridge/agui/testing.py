@@ -23,6 +23,7 @@ import pytest
 
 from reference_impl.agui import Report
 
+from ..markers import AGUI_MARKER
 from .cli import format_report
 from .readers import AguiStream, StreamCheck, collect_asgi, collect_http, collect_ws
 
@@ -36,7 +37,6 @@ __all__ = [
     "record_agui_stream",
 ]
 
-AGUI_MARKER = "wsbridge_agui"
 AGUI_FIXTURE = "agui_stream"
 _STREAMS_KEY = pytest.StashKey[list[AguiStream]]()
 

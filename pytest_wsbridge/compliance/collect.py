@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
+from ..exceptions import ComplianceFailed
 from ..factory import DEFAULT_FACTORY, Factory, FactoryError, load_factory
-from ..session import STATE_KEY
+from ..flow import STATE_KEY
 from . import CASES
 from .harness import CaseOptions
 from .model import Case, CaseResult, SuiteResult, Verdict
@@ -40,14 +41,6 @@ _STATUS = {
     Verdict.NON_STRICT: ("n", ("NON-STRICT", {"yellow": True})),
     Verdict.INFORMATIONAL: ("i", ("INFORMATIONAL", {"cyan": True})),
 }
-
-
-class ComplianceFailed(Exception):
-    """A case got FAILED; carries the result for the failure report."""
-
-    def __init__(self, result: CaseResult) -> None:
-        super().__init__(result.id)
-        self.result = result
 
 
 class CompliancePlugin:

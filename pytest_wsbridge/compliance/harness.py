@@ -19,6 +19,7 @@ from typing import Any
 from reference_impl import ReferenceOrchestrator, generate_run_id
 from reference_impl.events import EVENTS, Message
 
+from ..exceptions import CaseError
 from ..factory import Factory, call_factory, close_bridge
 from ..fakes import Delivery, FakeConnection, FakeConnectionManager, normalize_message
 from .model import Outcome
@@ -303,10 +304,6 @@ class CaseContext:
             finally:
                 waiter.cancel()
                 await asyncio.gather(waiter, return_exceptions=True)
-
-
-class CaseError(Exception):
-    """A bridge misbehaved on valid input in a way the case cannot go on from."""
 
 
 async def _maybe_await(value: Any) -> Any:

@@ -31,6 +31,7 @@ from .config import WsBridgeSettings
 from .factory import Factory, FactoryError, factory_name, load_factory
 from .failfast import BackgroundProbe, probe_factory
 from .ledger import Ledger
+from .markers import checks_by_marker
 from .report import SessionReport, TestRecord
 
 __all__ = [
@@ -181,7 +182,7 @@ STATE_KEY = pytest.StashKey[PluginState]()
 WATCHES_KEY = pytest.StashKey[list[BridgeWatch]]()
 
 BRIDGE_FIXTURES = ("ws_bridge", "real_ws_server")
-MARKERS = {f"wsbridge_{check}": check for check in CHECKS if check != "lifecycle"}
+_CHECKS_BY_MARKER = checks_by_marker()
 
 
 def plugin_state(config: pytest.Config) -> PluginState:
@@ -194,7 +195,7 @@ def applicable_checks(item: pytest.Item, strict: bool) -> list[str]:
     uses_bridge = any(name in getattr(item, "fixturenames", ()) for name in BRIDGE_FIXTURES)
     if strict and uses_bridge:
         return list(CHECKS)
-    return [check for marker, check in MARKERS.items() if item.get_closest_marker(marker)]
+    return [check for marker, check in _CHECKS_BY_MARKER.items() if item.get_closest_marker(marker)]
 
 
 def check_item(item: pytest.Item) -> None:
