@@ -9,8 +9,10 @@ The tree, and whose fault each branch is::
     │                        (the bridge under test)
     ├── CaseError            a bridge misbehaved on valid input so that a compliance case
     │                        cannot go on (the bridge under test)
-    └── ComplianceFailed     a compliance case's verdict is FAILED: the failure of its pytest
-                             item (the bridge under test)
+    ├── ComplianceFailed     a compliance case's verdict is FAILED: the failure of its pytest
+    │                        item (the bridge under test)
+    └── AguiError            the AG-UI readers' branch, in :mod:`pytest_wsbridge.agui.exceptions`
+        └── AguiSourceError  an AG-UI source that cannot be read at all
 
 ``FactoryError`` and ``SettingsError`` also derive from :class:`ValueError` and
 ``ReplayUnsupported`` from :class:`RuntimeError`, so code that catches the built-in categories

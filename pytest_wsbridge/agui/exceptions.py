@@ -1,6 +1,6 @@
 """Every exception the AG-UI readers raise.
 
-The tree::
+The tree (a branch of :class:`pytest_wsbridge.exceptions.WsBridgePluginError`)::
 
     AguiError
     └── AguiSourceError     a source cannot be read at all: missing file, not JSON, connection
@@ -13,10 +13,12 @@ finding in the report.
 
 from __future__ import annotations
 
+from ..exceptions import WsBridgePluginError
+
 __all__ = ["AguiError", "AguiSourceError"]
 
 
-class AguiError(Exception):
+class AguiError(WsBridgePluginError):
     """Base of the AG-UI readers' errors."""
 
 
