@@ -21,7 +21,7 @@ from reference_impl.orchestrator import ReferenceOrchestrator
 from reference_impl.server import BridgeServer
 
 from .factory import Factory, FactoryError, call_factory, close_bridge, load_factory
-from .fakes import Delivery, FakeConnectionManager, ReplayUnsupported
+from .fakes import FakeConnectionManager, ReplayUnsupported
 from .flow import WATCHES_KEY, BridgeWatch, plugin_state
 from .ledger import Ledger
 from .realserver import RealWsServer
@@ -65,7 +65,7 @@ async def ws_bridge(
     a connection took are recorded; the plugin checks them after the test body.
     """
     ledger = Ledger()
-    _record_deliveries(fake_connection_manager, ledger)
+    ledger.watch_deliveries(fake_connection_manager)
     bridge = await _watched_bridge(request, wsbridge_factory, fake_connection_manager, ledger)
     fake_connection_manager.bridge = bridge
 
@@ -150,22 +150,6 @@ def resolve_factory(factory: Factory | str) -> Factory:
         return load_factory(factory)
     except FactoryError as exc:
         pytest.fail(str(exc), pytrace=False)
-
-
-def _record_deliveries(manager: FakeConnectionManager, ledger: Ledger) -> None:
-    previous = manager.on_delivery
-
-    def on_delivery(delivery: Delivery) -> None:
-        ledger.record_delivery(
-            delivery.thread_id,
-            delivery.message,
-            connection=delivery.connection,
-            resumed_from=delivery.connection.resumed_from,
-        )
-        if previous is not None:
-            previous(delivery)
-
-    manager.on_delivery = on_delivery
 
 
 async def _late_fake_subscriber(

@@ -33,6 +33,7 @@ from .failfast import BackgroundProbe, probe_factory
 from .ledger import Ledger
 from .markers import checks_by_marker
 from .report import SessionReport, TestRecord
+from .waiting import wait_for_ledger
 
 __all__ = [
     "STATE_KEY",
@@ -42,36 +43,10 @@ __all__ = [
     "applicable_checks",
     "check_item",
     "plugin_state",
-    "wait_for_ledger",
 ]
 
 LateSubscriber = Callable[[str, float], Awaitable[str]]
 """``(thread_id, seconds left) -> note``: subscribe late, resuming from seq 0."""
-
-
-async def wait_for_ledger(ledger: Ledger, done: Callable[[], bool], timeout: float) -> bool:
-    """Wait until ``done()`` (re-checked whenever the ledger records something) or ``timeout``.
-
-    Returns ``done()``. Never sleeps: it wakes on the ledger's change notifications.
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    changed = asyncio.Event()
-    ledger.listeners.append(changed.set)
-    try:
-        while not done():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            changed.clear()
-            waiter = asyncio.ensure_future(changed.wait())
-            woke, _ = await asyncio.wait({waiter}, timeout=remaining)  # never raises on timeout
-            if not woke:
-                waiter.cancel()
-                break
-        return done()
-    finally:
-        ledger.listeners.remove(changed.set)
 
 
 @dataclass

@@ -33,6 +33,7 @@ __all__ = [
     "SendRecord",
     "ThreadSource",
     "event_type_of",
+    "short",
 ]
 
 T = TypeVar("T")
@@ -78,9 +79,9 @@ class CallRecord:
     def describe_outcome(self) -> str:
         """``returned True`` / ``raised ThreadResolutionError(...)`` / ``still running``."""
         if self.outcome == "returned":
-            return f"returned {_short(self.result)}"
+            return f"returned {short(self.result)}"
         if self.outcome == "raised":
-            return f"raised {_short(self.error)}"
+            return f"raised {short(self.error)}"
         return "was still running"
 
 
@@ -101,9 +102,9 @@ class SendRecord:
     def describe_outcome(self) -> str:
         """What ``send_to_thread`` answered."""
         if self.outcome == "returned":
-            return f"send_to_thread returned {_short(self.result)}"
+            return f"send_to_thread returned {short(self.result)}"
         if self.outcome == "raised":
-            return f"send_to_thread raised {_short(self.error)}"
+            return f"send_to_thread raised {short(self.error)}"
         return "send_to_thread was still running"
 
 
@@ -252,6 +253,27 @@ class Ledger:
             )
         )
         self._changed()
+
+    def watch_deliveries(self, manager: Any) -> None:
+        """Record every message a :class:`~pytest_wsbridge.fakes.FakeConnectionManager`'s
+        connections take (chained before any ``on_delivery`` it already has)."""
+        previous = manager.on_delivery
+
+        def on_delivery(delivery: Any) -> None:
+            self.record_delivery(
+                delivery.thread_id,
+                delivery.message,
+                connection=delivery.connection,
+                resumed_from=delivery.connection.resumed_from,
+            )
+            if previous is not None:
+                previous(delivery)
+
+        manager.on_delivery = on_delivery
+
+    def wrap(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        """``method`` recorded as a call named ``name`` (what :meth:`instrument` installs)."""
+        return self._wrap(name, method)
 
     def name_connection(self, connection: object, label: str) -> None:
         """Give ``connection`` a readable name in reports (for example "late subscriber")."""
@@ -419,7 +441,8 @@ def _bind(
     return named
 
 
-def _short(value: object, limit: int = 120) -> str:
+def short(value: object, limit: int = 120) -> str:
+    """``repr`` cut to ``limit`` characters; an exception as ``Type('message')``."""
     if isinstance(value, BaseException):
         text = f"{type(value).__name__}({str(value)!r})"
     else:

@@ -22,9 +22,8 @@ from reference_impl.server import BridgeServer
 
 from .checks import undelivered_threads
 from .factory import close_bridge
-from .flow import wait_for_ledger
 from .ledger import Ledger
-from .waiting import answer_within
+from .waiting import answer_within, wait_for_ledger
 
 __all__ = ["RealWsServer"]
 

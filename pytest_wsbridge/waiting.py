@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-__all__ = ["Answer", "answer_within"]
+if TYPE_CHECKING:
+    from .ledger import Ledger
+
+__all__ = ["Answer", "answer_within", "wait_for_ledger"]
 
 T = TypeVar("T")
 
@@ -62,3 +65,28 @@ def _outcome(task: asyncio.Future[Any]) -> tuple[Any, BaseException | None]:
         return None, asyncio.CancelledError("cancelled from within")
     error = task.exception()
     return (None, error) if error is not None else (task.result(), None)
+
+
+async def wait_for_ledger(ledger: Ledger, done: Callable[[], bool], timeout: float) -> bool:
+    """Wait until ``done()`` (re-checked whenever the ledger records something) or ``timeout``.
+
+    Returns ``done()``. Never sleeps: it wakes on the ledger's change notifications.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    changed = asyncio.Event()
+    ledger.listeners.append(changed.set)
+    try:
+        while not done():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            changed.clear()
+            waiter = asyncio.ensure_future(changed.wait())
+            woke, _ = await asyncio.wait({waiter}, timeout=remaining)  # never raises on timeout
+            if not woke:
+                waiter.cancel()
+                break
+        return done()
+    finally:
+        ledger.listeners.remove(changed.set)

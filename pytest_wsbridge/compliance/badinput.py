@@ -16,7 +16,7 @@ __all__: list[str] = []
 
 async def _bad_run_id(ctx: CaseContext, thread_id: str, run_id: Any) -> Outcome:
     connection = await ctx.connect(thread_id)
-    mark = len(ctx.manager.sends)
+    mark = len(ctx.sends)
     call = await ctx.emit("agent_started", run_id)
     outcome = await ctx.rejected(call, mark, f"run_id {run_id!r}")
     if outcome.verdict is Verdict.FAILED:
@@ -32,7 +32,7 @@ async def _bad_event(
     connection = await ctx.connect(thread_id)
     run_id = await ctx.new_run(thread_id)
     await ctx.emit_steps(run_id, [("agent_started", {})])
-    mark = len(ctx.manager.sends)
+    mark = len(ctx.sends)
     call = await ctx.emit(kind, run_id, **fields)
     outcome = await ctx.rejected(call, mark, f"a {kind} with {', '.join(fields)} {_what(fields)}")
     if outcome.verdict is Verdict.FAILED:

@@ -1,11 +1,13 @@
-"""What a case drives the bridge with: a fresh bridge, a recording fake manager, call helpers.
+"""What a case drives the bridge with: a fresh bridge, the plugin's ledger, call helpers.
 
-A :class:`CaseContext` builds the bridge from the factory (a
-:class:`~pytest_wsbridge.fakes.FakeConnectionManager` that also records every send, and the
-reference orchestrator unless the case passes another), calls the bridge only through the
-notify methods, ``register_run`` and ``replay`` (awaiting whatever is awaitable), and records
-what each call returned or raised. It also holds the small pure helpers cases share to put
-what they saw into words.
+A :class:`CaseContext` builds the bridge from the factory (on a
+:class:`~pytest_wsbridge.fakes.FakeConnectionManager` and the reference orchestrator unless
+the case passes another) and calls it only through the notify methods, ``register_run`` and
+``replay``. It records and waits the way the plugin does, through one
+:class:`~pytest_wsbridge.ledger.Ledger`: every call it makes, every ``send_to_thread`` and
+every message a connection takes; :meth:`CaseContext.settle` waits on the ledger's change
+notifications until nothing is in flight (:func:`pytest_wsbridge.checks.in_flight`). It also
+holds the small pure helpers cases share to put what they saw into words.
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reference_impl import ReferenceOrchestrator, generate_run_id
-from reference_impl.events import EVENTS, Message
+from reference_impl.events import EVENTS
 
+from ..checks import in_flight
 from ..exceptions import CaseError
 from ..factory import Factory, call_factory, close_bridge
-from ..fakes import Delivery, FakeConnection, FakeConnectionManager, normalize_message
+from ..fakes import FakeConnection, FakeConnectionManager
+from ..ledger import CallRecord, Ledger, SendRecord, short
+from ..waiting import wait_for_ledger
 from .model import Outcome
 
 __all__ = [
@@ -30,8 +35,6 @@ __all__ = [
     "CaseContext",
     "CaseError",
     "CaseOptions",
-    "RecordingConnectionManager",
-    "Send",
     "describe",
     "describe_difference",
     "full_run_steps",
@@ -60,23 +63,18 @@ class CaseOptions:
     delivery_timeout: float = 1.0
 
 
-@dataclass(frozen=True)
-class Send:
-    """One ``send_to_thread`` call the bridge made (whether or not a connection took it)."""
-
-    thread_id: str
-    message: Message
-
-
 @dataclass
 class Call:
-    """One call into the bridge: what it returned, or what it raised."""
+    """One call the case made into the bridge: what it returned, or what it raised.
+
+    ``record`` is the ledger's record of it (``None`` when the bridge has no such method).
+    """
 
     method: str
     args: tuple[Any, ...]
     returned: Any = None
     raised: BaseException | None = None
-    done: bool = False
+    record: CallRecord | None = None
 
     @property
     def ok(self) -> bool:
@@ -88,55 +86,28 @@ class Call:
         return f"returned {short(self.returned)}"
 
 
-class RecordingConnectionManager(FakeConnectionManager):
-    """The fake manager, also keeping every ``send_to_thread`` call and waking waiters."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sends: list[Send] = []
-        self._activity: asyncio.Event | None = None
-
-    async def send_to_thread(self, thread_id: str, message: object) -> bool:
-        try:
-            decoded = normalize_message(message)
-        except (TypeError, ValueError):
-            decoded = {"unreadable": repr(message)[:200]}
-        self.sends.append(Send(thread_id, decoded))
-        self._wake()
-        return await super().send_to_thread(thread_id, message)
-
-    def record(self, delivery: Delivery) -> None:
-        super().record(delivery)
-        self._wake()
-
-    def _wake(self) -> None:
-        if self._activity is not None:
-            self._activity.set()
-
-    def activity(self) -> asyncio.Event:
-        """An event set whenever the bridge sends or a connection takes a message."""
-        if self._activity is None:
-            self._activity = asyncio.Event()
-        return self._activity
-
-    def sends_to(self, thread_id: str) -> list[Message]:
-        return [s.message for s in self.sends if s.thread_id == thread_id]
-
-
 @dataclass
 class CaseContext:
     """A fresh bridge under test and the tools to drive and observe it, for one case."""
 
     factory: Factory
     options: CaseOptions = field(default_factory=CaseOptions)
-    manager: RecordingConnectionManager = field(default_factory=RecordingConnectionManager)
+    manager: FakeConnectionManager = field(default_factory=FakeConnectionManager)
     orchestrator: Any = field(default_factory=ReferenceOrchestrator)
     bridge: Any = None
-    calls: list[Call] = field(default_factory=list)
+    ledger: Ledger = field(default_factory=Ledger)
+    """Every call the case made, every send and every delivery, as the plugin records them."""
     cleanups: list[Callable[[], Any]] = field(default_factory=list)
     connections: list[FakeConnection] = field(default_factory=list)
-    harness_tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-    """The runner's own tasks, which :meth:`settle` does not wait for."""
+
+    def __post_init__(self) -> None:
+        self.ledger.watch_sends(self.manager)
+        self.ledger.watch_deliveries(self.manager)
+
+    @property
+    def sends(self) -> list[SendRecord]:
+        """Every ``send_to_thread`` call the bridge made, in order."""
+        return self.ledger.sends
 
     async def build(self) -> Any:
         """Build the bridge with the factory and wire it to the manager (for replay)."""
@@ -164,16 +135,22 @@ class CaseContext:
     # -- driving the bridge ------------------------------------------------------------------
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Call:
-        """Call ``bridge.<method>`` and record what it returned or raised (never raises)."""
-        record = Call(method, args)
-        self.calls.append(record)
+        """Call ``bridge.<method>``, recorded in the ledger; say what it returned or raised
+        (never raises for what the bridge does)."""
+        call = Call(method, args)
         try:
             target = getattr(self.bridge, method)
-            record.returned = await _maybe_await(target(*args, **kwargs))
+        except AttributeError as exc:
+            call.raised = exc
+            return call
+        calls_before = len(self.ledger.calls)
+        try:
+            call.returned = await _maybe_await(self.ledger.wrap(method, target)(*args, **kwargs))
         except Exception as exc:
-            record.raised = exc
-        record.done = True
-        return record
+            call.raised = exc
+        if len(self.ledger.calls) > calls_before:
+            call.record = self.ledger.calls[calls_before]
+        return call
 
     async def register(self, run_id: Any, thread_id: str) -> Call:
         """``register_run``; a bridge without it gets a failed :class:`Call`."""
@@ -187,7 +164,7 @@ class CaseContext:
         """Return a call that did not raise; raise :class:`CaseError` for one that did."""
         if call.raised is not None:
             raise CaseError(
-                f"{call.method}{short(call.args)} {call.outcome()} on valid input"
+                f"{call.method}{short(call.args, 80)} {call.outcome()} on valid input"
             ) from call.raised
         return call
 
@@ -232,7 +209,7 @@ class CaseContext:
         the event is lost). FAILED: anything was sent.
         """
         await self.settle()
-        sent = self.manager.sends[sends_before:]
+        sent = self.sends[sends_before:]
         if sent:
             targets = sorted({repr(s.thread_id) for s in sent})
             return Outcome.failed(
@@ -273,37 +250,21 @@ class CaseContext:
         return connection
 
     async def settle(self, until: Callable[[], bool] | None = None) -> None:
-        """Let in-flight work land: return once ``until()`` holds, or nothing is pending.
+        """Let in-flight work land: return once ``until()`` holds, or nothing is in flight.
 
-        A bridge that sends from its own tasks gets up to ``delivery_timeout`` for them;
-        one that sends inside the notify call (the usual case) returns at once.
+        Waits on the ledger (as the plugin's checks do), never polls: a bridge that sends
+        from its own tasks gets up to ``delivery_timeout``; one that sends inside the notify
+        call (the usual case) returns at once.
         """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.options.delivery_timeout
-        activity = self.manager.activity()
-        current = asyncio.current_task()
-        while True:
-            for _ in range(3):
-                await asyncio.sleep(0)
+        for _ in range(3):  # callbacks the calls scheduled run first
+            await asyncio.sleep(0)
+
+        def done() -> bool:
             if until is not None and until():
-                return
-            pending = [
-                t
-                for t in asyncio.all_tasks()
-                if t is not current and t not in self.harness_tasks and not t.done()
-            ]
-            remaining = deadline - loop.time()
-            if not pending or remaining <= 0:
-                return
-            activity.clear()
-            waiter = asyncio.ensure_future(activity.wait())
-            try:
-                await asyncio.wait(
-                    [waiter, *pending], timeout=remaining, return_when=asyncio.FIRST_COMPLETED
-                )
-            finally:
-                waiter.cancel()
-                await asyncio.gather(waiter, return_exceptions=True)
+                return True
+            return not in_flight(self.ledger, asynchronous_delivery=False)
+
+        await wait_for_ledger(self.ledger, done, self.options.delivery_timeout)
 
 
 async def _maybe_await(value: Any) -> Any:
@@ -313,12 +274,6 @@ async def _maybe_await(value: Any) -> Any:
 
 
 # -- putting observations into words ----------------------------------------------------------
-
-
-def short(value: Any, limit: int = 80) -> str:
-    """``repr`` cut to ``limit`` characters."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def payload_of(message: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -27,9 +27,9 @@ def _leaks(connections: list[FakeConnection]) -> list[str]:
 def _stray_sends(ctx: CaseContext, owner: dict[str, str]) -> list[str]:
     """``send_to_thread`` calls whose thread is not the run's thread."""
     stray = [
-        f"{s.message.get('type')} of run {s.message.get('run_id')!r} sent to {s.thread_id!r}"
-        for s in ctx.manager.sends
-        if owner.get(str(s.message.get("run_id")), s.thread_id) != s.thread_id
+        f"{m.get('type')} of run {m.get('run_id')!r} sent to {s.thread_id!r}"
+        for s, m in ((s, s.message or {}) for s in ctx.sends)
+        if owner.get(str(m.get("run_id")), s.thread_id) != s.thread_id
     ]
     return stray[:4]
 
@@ -181,10 +181,10 @@ async def every_send(ctx: CaseContext) -> Outcome:
     await ctx.settle()
     problems = _stray_sends(ctx, runs)
     problems += [
-        f"a message of {s.thread_id!r} says thread_id {s.message.get('thread_id')!r}"
-        for s in ctx.manager.sends
-        if s.message.get("thread_id") != s.thread_id
+        f"a message of {s.thread_id!r} says thread_id {(s.message or {}).get('thread_id')!r}"
+        for s in ctx.sends
+        if (s.message or {}).get("thread_id") != s.thread_id
     ][:3]
     if problems:
         return Outcome.failed("; ".join(problems))
-    return Outcome.ok(f"{len(ctx.manager.sends)} sends, each to its run's thread")
+    return Outcome.ok(f"{len(ctx.sends)} sends, each to its run's thread")

@@ -56,13 +56,13 @@ async def _misuse(
     run_id = await ctx.new_run(thread_id)
     expected = await ctx.emit_steps(run_id, before)
     kind, fields = _STEPS[bad]
-    mark = len(ctx.manager.sends)
+    mark = len(ctx.sends)
     call = await ctx.emit(kind, run_id, **fields)
     await ctx.settle(lambda: len(connection.messages) >= len(expected) + 1)
     got = kinds(connection.messages)
     wanted = (run_id, label(kind, fields))
     if call.raised is not None:
-        if ctx.manager.sends[mark:]:
+        if ctx.sends[mark:]:
             return Outcome.failed(f"{kind} {call.outcome()} but was sent anyway")
         return Outcome.ok(f"the out-of-order {kind} was refused: {call.outcome()}")
     if got == [*expected, wanted]:

@@ -19,7 +19,7 @@ async def _reaches(ctx: CaseContext, thread_id: str, run_id: str, *, register: b
         await ctx.must(await ctx.register(run_id, thread_id))
     expected = await ctx.full_run(run_id)
     outcome = await ctx.expect([(connection, expected)], f"all 6 events reached {thread_id!r}")
-    strays = sorted({s.thread_id for s in ctx.manager.sends if s.thread_id != thread_id})
+    strays = sorted({s.thread_id for s in ctx.sends if s.thread_id != thread_id})
     if strays:
         return Outcome.failed(f"{outcome.observed}; but the bridge also sent to {strays}")
     return outcome
@@ -92,7 +92,7 @@ async def unicode_thread(ctx: CaseContext) -> Outcome:
 )
 async def legacy_unregistered(ctx: CaseContext) -> Outcome:
     await ctx.connect("thread_abc123")
-    mark = len(ctx.manager.sends)
+    mark = len(ctx.sends)
     call = await ctx.emit("agent_started", "run_xyz789")
     return await ctx.rejected(call, mark, "unregistered 'run_xyz789'")
 
@@ -106,7 +106,7 @@ async def legacy_unregistered(ctx: CaseContext) -> Outcome:
 )
 async def run_id_equals_thread(ctx: CaseContext) -> Outcome:
     await ctx.connect("shared-42")
-    mark = len(ctx.manager.sends)
+    mark = len(ctx.sends)
     call = await ctx.emit("agent_started", "shared-42")
     return await ctx.rejected(call, mark, "unregistered run 'shared-42'")
 
@@ -135,7 +135,7 @@ async def registered_beats_name(ctx: CaseContext) -> Outcome:
 )
 async def malformed(ctx: CaseContext) -> Outcome:
     await ctx.connect("abc")
-    mark = len(ctx.manager.sends)
+    mark = len(ctx.sends)
     call = await ctx.emit("agent_started", "thread_abc_run_notanumber")
     return await ctx.rejected(call, mark, "malformed 'thread_abc_run_notanumber'")
 

@@ -80,9 +80,6 @@ async def _bounded(
     seen_bridge: Callable[[Any], None] | None,
 ) -> Outcome:
     ctx = CaseContext(factory, options)
-    root = asyncio.current_task()
-    if root is not None:
-        ctx.harness_tasks.add(root)
     try:
         answer = await answer_within(_execute(case, ctx, seen_bridge), limit)
         if not answer.timed_out:
@@ -90,13 +87,13 @@ async def _bounded(
                 return Outcome.failed(f"the case could not go on: {answer.error!r}")
             assert answer.value is not None
             return answer.value
-        last = ctx.calls[-1] if ctx.calls else None
+        last = ctx.ledger.calls[-1] if ctx.ledger.calls else None
         if last is None:
-            where = " (the factory never returned)"
-        elif not last.done:
-            where = f"; {last.method}() never returned"
+            where = " (the factory never returned)" if ctx.bridge is None else ""
+        elif last.outcome == "pending" or isinstance(last.error, asyncio.CancelledError):
+            where = f"; {last.method}() never returned"  # cancelled by the case limit
         else:
-            where = f"; the last call into the bridge, {last.method}(), {last.outcome()}"
+            where = f"; the last call into the bridge, {last.method}(), {last.describe_outcome()}"
         return Outcome.failed(f"did not finish within {limit:g}s{where}")
     finally:
         # A bridge that cannot close does not change the verdict.
