@@ -85,12 +85,6 @@ CONTRACT = [
 ]
 
 
-@pytest.mark.parametrize("name", CONTRACT)
-def test_contract_names_are_exported_at_the_top(name: str) -> None:
-    assert name in reference_impl.__all__
-    assert hasattr(reference_impl, name)
-
-
 PLUGIN_SURFACE = [
     "FakeConnectionManager",
     "HangingOrchestrator",
@@ -101,10 +95,13 @@ PLUGIN_SURFACE = [
 ]
 
 
-@pytest.mark.parametrize("name", PLUGIN_SURFACE)
-def test_plugin_surface_is_exported_at_the_top(name: str) -> None:
-    assert name in pytest_wsbridge.__all__
-    assert hasattr(pytest_wsbridge, name)
+@pytest.mark.parametrize(
+    ("package", "name"),
+    [(reference_impl, n) for n in CONTRACT] + [(pytest_wsbridge, n) for n in PLUGIN_SURFACE],
+)
+def test_contract_names_are_exported_at_the_top(package: ModuleType, name: str) -> None:
+    assert name in package.__all__
+    assert hasattr(package, name)
 
 
 def test_every_plugin_exception_shares_the_base() -> None:
