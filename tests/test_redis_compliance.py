@@ -16,7 +16,7 @@ pytestmark = pytest.mark.redis
 
 # The harness waits up to delivery_timeout for a bridge's background tasks (here the Redis
 # subscriber) before judging "nothing was sent"; Redis is local, so a short one suffices. The
-# fail-fast cases hand the factory 0.5 s (PROBE_TIMEOUT) but allow the whole init timeout:
+# fail-fast cases hand the factory 0.25 s (PROBE_TIMEOUT) but allow the whole init timeout:
 # room for connecting to Redis on a loaded machine, at no cost when all goes well.
 FAST = CaseOptions(init_timeout=5.0, delivery_timeout=0.3)
 
