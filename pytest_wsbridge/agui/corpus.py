@@ -228,6 +228,8 @@ CASES: tuple[Case, ...] = (
          _run(outcome={"type": "interrupt", "interrupts": [_INTERRUPT, _INTERRUPT]})),
     Case("success-interrupts", "run.success-with-interrupts", "a success outcome carrying interrupts",
          _run(outcome={"type": "success", "interrupts": [_INTERRUPT]})),
+    Case("usage-total", "run.usage-accounting", "a totalTokens that is not input + output",
+         _run(usage=[{"provider": "x", "inputTokens": 10, "outputTokens": 5, "totalTokens": 20}])),
     Case("cancelled-result", "run.cancelled-result", "a cancelled run with a result (warning)",
          _run(outcome={"type": "cancelled"}, result={"partial": True})),
     Case("unknown-type", "schema.unknown-event-type", "an event type 1.1 does not describe",

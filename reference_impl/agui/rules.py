@@ -158,6 +158,8 @@ RULES: tuple[Rule, ...] = (
          _IR, "interrupting", _V, "Give every interrupt of the run its own id."),
     Rule("run.success-with-interrupts", "A success outcome carries no interrupts.",
          _IR, "error-handling", _V, "Use the interrupt outcome for a run that waits for outside input."),
+    Rule("run.usage-accounting", "Token counts add up: total = input + output; cache and reasoning counts are parts, never more.",
+         _LC, "token-usage", _V, "Report totalTokens as inputTokens + outputTokens and fold cache/reasoning counts into their totals."),
     Rule("run.cancelled-result", "A cancelled run has no result.",
          _LC, "cancelled-runs", _W, "Omit result on a RUN_FINISHED with the cancelled outcome."),
     # -- per-event schema ---------------------------------------------------------------------

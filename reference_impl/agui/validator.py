@@ -338,6 +338,8 @@ class Validator:
             self._start_run(index, event)
             return
         if kind == "RUN_ERROR":
+            if "usage" in event:
+                self._check_usage(index, kind, event["usage"])
             if state is not _Run.ACTIVE and self._requested not in self._runs_started:
                 self._refused = True  # the requested run failed before it could start
             if state is _Run.ERRORED:
@@ -457,6 +459,8 @@ class Validator:
                 kind,
                 f"subagent invocation {sid!r} is still active",
             )
+        if "usage" in event:
+            self._check_usage(index, kind, event["usage"])
         outcome = event.get("outcome")
         unanswered = [c for c in run.calls if c not in run.answered]
         if isinstance(outcome, Mapping):
@@ -487,6 +491,33 @@ class Validator:
         self._state = _Run.FINISHED
         self._run = _RunScope()
         self._fast = {}
+
+    def _check_usage(self, index: int, kind: str, usage: Any) -> None:
+        """The token accounting: totals add up, and parts never exceed their totals."""
+        if not isinstance(usage, list):
+            return
+        for i, entry in enumerate(usage):
+            if not isinstance(entry, Mapping):
+                continue
+            counts: dict[str, int] = {k: v for k, v in entry.items() if v.__class__ is int}
+            problems = []
+            if {"totalTokens", "inputTokens", "outputTokens"} <= counts.keys():
+                both = counts["inputTokens"] + counts["outputTokens"]
+                if counts["totalTokens"] != both:
+                    problems.append(
+                        f"totalTokens {counts['totalTokens']} is not inputTokens + outputTokens "
+                        f"({both})"
+                    )
+            cached = counts.get("cachedInputTokens", 0) + counts.get("cacheWriteInputTokens", 0)
+            if "inputTokens" in counts and cached > counts["inputTokens"]:
+                problems.append(f"cache counts {cached} exceed inputTokens {counts['inputTokens']}")
+            reasoning = counts.get("reasoningTokens", 0)
+            if "outputTokens" in counts and reasoning > counts["outputTokens"]:
+                problems.append(
+                    f"reasoningTokens {reasoning} exceed outputTokens {counts['outputTokens']}"
+                )
+            for problem in problems:
+                self._add("run.usage-accounting", index, kind, f"usage[{i}]: {problem}")
 
     def _check_interrupts(self, index: int, kind: str, interrupts: Any) -> None:
         if not isinstance(interrupts, list):
