@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--latency-rate", type=float, default=1000.0, help="latency: events/s (1000)")
     add("--latency-seconds", type=float, default=10.0, help="latency: seconds of emission (10)")
     add("--replay-events", type=int, default=10_000, help="replay: missed events (10000)")
-    add("--connections", type=_sizes, default=[1000, 5000], help="idle clients (1000,5000)")
+    add("--connections", type=_sizes, default=[1000, 10000], help="idle clients (1000,10000)")
     add("--plugin-tests", type=int, default=500, help="plugin: generated tests (500)")
     add("--server-tests", type=int, default=50, help="plugin: real_ws_server tests (50)")
     add("--plugin-rounds", type=int, default=1, help="plugin: runs of each, best kept")
