@@ -206,10 +206,11 @@ CONTROL_FRAME_TYPES = frozenset(
 )
 
 
-#: How deep a client frame's JSON may nest (the frame object itself is depth 1). Frames are
-#: shallow; the bound keeps a hostile frame from reaching any recursive code (``repr``,
-#: validation, encoding) with thousands of levels.
-MAX_FRAME_DEPTH = 32
+#: How deep a client frame's JSON may nest (the frame object itself is depth 1). Control frames
+#: are flat; a ``run`` frame's input (state, tool schemas) may nest, but not this deep. The bound
+#: keeps a hostile frame from reaching any recursive code (``repr``, validation, encoding) with
+#: thousands of levels.
+MAX_FRAME_DEPTH = 64
 
 
 def check_json_value(value: object, *, max_depth: int = MAX_FRAME_DEPTH) -> None:
