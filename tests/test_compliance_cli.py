@@ -166,3 +166,53 @@ def test_the_catalogue_rewrites_only_the_marked_block(tmp_path: Path) -> None:
     (tmp_path / "bare.md").write_text("no markers\n")
     assert catalogue_main([str(tmp_path / "bare.md")]) == 2
     assert catalogue_main([str(tmp_path / "missing.md")]) == 2
+
+
+MY_BRIDGE = """
+from reference_impl import create_bridge as _reference
+
+
+async def create_bridge(*, connection_manager, orchestrator, init_timeout=5.0):
+    if orchestrator == "never given":
+        raise RuntimeError("an untested path")  # no case reaches this line
+    return await _reference(
+        connection_manager=connection_manager, orchestrator=orchestrator,
+        init_timeout=init_timeout,
+    )
+"""
+
+
+def test_check_coverage_reports_the_lines_of_the_bridge_package_the_suite_ran(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "mybridge").mkdir()
+    (tmp_path / "mybridge" / "__init__.py").write_text(MY_BRIDGE, encoding="utf-8")
+    script = Path(sys.executable).with_name("wsbridge")
+    command = [str(script), "check", "mybridge:create_bridge", "--cases", "WSB-1.1", *QUICK]
+    for report in ("out/r.json", "out/r.html"):
+        done = subprocess.run(
+            [*command, "--coverage", "--report", report],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "coverage of mybridge: " in done.stdout
+    data = json.loads((tmp_path / "out" / "r.json").read_text(encoding="utf-8"))
+    assert data["coverage"]["package"] == "mybridge"
+    assert 50 < data["coverage"]["percent"] < 100  # the untested path is not covered
+    assert (tmp_path / "out" / "r-coverage" / "index.html").is_file()
+    page = (tmp_path / "out" / "r.html").read_text(encoding="utf-8")
+    assert 'href="r-coverage/index.html"' in page
+    assert "the bridge&#x27;s package" in page or "the bridge's package" in page
+
+
+def test_check_coverage_without_the_coverage_package_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "coverage", None)  # import coverage -> ImportError
+    status = main(["check", "reference_impl:create_bridge", "--cases", "WSB-1.1", "--coverage"])
+    assert status == 2
+    assert "pip install 'pytest-wsbridge[coverage]'" in capsys.readouterr().err

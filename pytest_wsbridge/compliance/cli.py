@@ -1,20 +1,25 @@
 """``wsbridge check``: run the compliance suite against a bridge factory from the shell.
 
 Exit status: 0 when no case FAILED, 1 when one did, 2 for a usage error (a factory string that
-cannot be loaded, a pattern that selects no case, a report path that is neither .json nor .html).
+cannot be loaded, a pattern that selects no case, a report path that is neither .json nor .html,
+``--coverage`` without the coverage package). ``--coverage`` adds which lines of the bridge's
+own package the suite ran (:mod:`pytest_wsbridge.compliance.coverage`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from pathlib import Path
+from typing import Any, TextIO
 
-from ..factory import FactoryError, load_factory
-from . import CASES, CaseOptions, CaseResult, run_suite, select_cases
+from ..factory import Factory, FactoryError, load_factory
+from . import CASES, CaseOptions, CaseResult, SuiteResult, run_suite, select_cases
+from .coverage import CoverageUnavailable, measured_package, measuring
 from .model import Case
 from .report import render_summary, write_report
 
@@ -58,6 +63,12 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     parser.add_argument(
         "--delivery-timeout", type=float, default=1.0, metavar="S", help="wait per delivery (1)"
     )
+    parser.add_argument(
+        "--coverage",
+        action="store_true",
+        help="measure which lines of the bridge's own package the suite ran (the coverage "
+        "extra): an HTML report next to --report (else in wsbridge-coverage/), linked from it",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="only the summary")
     parser.add_argument(
         "--show-logs", action="store_true", help="let the bridge's log records through to stderr"
@@ -96,10 +107,46 @@ def check(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return _usage_error(f"--report {args.report!r} must end in .json or .html")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    try:
-        factory = load_factory(args.factory)
-    except FactoryError as exc:
-        return _usage_error(str(exc))
+    with contextlib.ExitStack() as stack:
+        measurement = None
+        if args.coverage:
+            try:
+                measurement = stack.enter_context(measuring(measured_package(args.factory)))
+            except CoverageUnavailable as exc:
+                return _usage_error(str(exc))
+        try:
+            factory = load_factory(args.factory)
+        except FactoryError as exc:
+            return _usage_error(str(exc))
+        suite = _run(args, factory, chosen, out)
+    extra: dict[str, Any] = {}
+    if measurement is not None:
+        directory = (
+            Path(args.report).with_suffix("").with_name(Path(args.report).stem + "-coverage")
+            if args.report
+            else Path("wsbridge-coverage")
+        )
+        try:
+            summary = measurement.write_html(directory)
+        except CoverageUnavailable as exc:
+            print(f"coverage: {exc}", file=out)
+        else:
+            extra["coverage"] = summary.to_dict()
+            if args.report:  # linked from the report: relative to where it is
+                extra["coverage"]["html"] = f"{directory.name}/index.html"
+            print(
+                f"coverage of {summary.package}: {summary.percent:.1f}% of its lines ran "
+                f"(line by line: {summary.html})",
+                file=out,
+            )
+    if args.report:
+        print(f"report: {write_report(suite, args.report, extra)}", file=out)
+    return 0 if suite.passed else 1
+
+
+def _run(
+    args: argparse.Namespace, factory: Factory, chosen: Sequence[Case], out: TextIO
+) -> SuiteResult:
     if not args.show_logs:
         logging.getLogger().addHandler(logging.NullHandler())
 
@@ -125,6 +172,4 @@ def check(args: argparse.Namespace, out: TextIO | None = None) -> int:
         file=out,
     )
     print(render_summary(suite), file=out)
-    if args.report:
-        print(f"report: {write_report(suite, args.report)}", file=out)
-    return 0 if suite.passed else 1
+    return suite

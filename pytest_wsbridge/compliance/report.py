@@ -126,8 +126,12 @@ def _cell_style(verdict: Verdict) -> str:
     return f"background:{COLOURS[verdict]}"
 
 
-def render_html(suite: SuiteResult) -> str:
-    """A self-contained HTML page: the verdict matrix and every case's details."""
+def render_html(suite: SuiteResult, coverage: Mapping[str, Any] | None = None) -> str:
+    """A self-contained HTML page: the verdict matrix and every case's details.
+
+    ``coverage`` (``wsbridge check --coverage``: ``package``, ``percent``, ``html``) adds a
+    line linking coverage's line-by-line report of the bridge's package.
+    """
     esc = html.escape
     meta = suite_to_dict(suite)
     numbers = sorted({r.number for r in suite.results}) or [1]
@@ -179,8 +183,21 @@ def render_html(suite: SuiteResult) -> str:
         f"{len(suite.results)} cases in {suite.duration:.1f} s; started {esc(suite.started)}.<br>"
         f"{esc(version_text)}</p>"
         f'<p class="legend">{legend}</p>'
+        f"{_coverage_line(coverage)}"
         f'<table class="matrix"><tr><th>family \\ case</th>{head}</tr>{"".join(rows)}</table>'
         f"<h2>Cases</h2>{''.join(sections)}</body></html>\n"
+    )
+
+
+def _coverage_line(coverage: Mapping[str, Any] | None) -> str:
+    if not coverage:
+        return ""
+    esc = html.escape
+    return (
+        f'<p class="coverage">The suite ran {float(coverage["percent"]):.1f}% of the lines of '
+        f"<code>{esc(str(coverage['package']))}</code>, the bridge's package: "
+        f'<a href="{esc(str(coverage["html"]), quote=True)}">line by line</a> '
+        "(the lines no case reached are its untested paths).</p>"
     )
 
 
@@ -207,7 +224,7 @@ def write_report(
         data = suite_to_dict(suite, extra)
         text = json.dumps(data, indent=2, ensure_ascii=False, default=repr) + "\n"
     elif suffix in (".html", ".htm"):
-        text = render_html(suite)
+        text = render_html(suite, (extra or {}).get("coverage"))
     else:
         raise ValueError(f"report path {str(path)!r} must end in .json or .html")
     target.parent.mkdir(parents=True, exist_ok=True)
