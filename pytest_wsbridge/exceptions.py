@@ -11,6 +11,8 @@ The tree, and whose fault each branch is::
     │                        cannot go on (the bridge under test)
     ├── ComplianceFailed     a compliance case's verdict is FAILED: the failure of its pytest
     │                        item (the bridge under test)
+    ├── CoverageUnavailable  ``wsbridge check --coverage`` without the coverage package, or
+    │                        with nothing of the bridge's package run (the user's setup)
     └── AguiError            the AG-UI readers' branch, in :mod:`pytest_wsbridge.agui.exceptions`
         └── AguiSourceError  an AG-UI source that cannot be read at all
 
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CaseError",
     "ComplianceFailed",
+    "CoverageUnavailable",
     "FactoryError",
     "ReplayUnsupported",
     "SettingsError",
@@ -63,3 +66,7 @@ class ComplianceFailed(WsBridgePluginError):
     def __init__(self, result: CaseResult) -> None:
         super().__init__(result.id)
         self.result = result
+
+
+class CoverageUnavailable(WsBridgePluginError):
+    """``--coverage`` cannot measure: coverage is not installed, or nothing of the package ran."""

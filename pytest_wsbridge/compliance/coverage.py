@@ -16,13 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import WsBridgePluginError
+from ..exceptions import CoverageUnavailable
 
 __all__ = ["CoverageSummary", "CoverageUnavailable", "measured_package", "measuring"]
-
-
-class CoverageUnavailable(WsBridgePluginError):
-    """``--coverage`` was asked for, but the ``coverage`` package is not installed."""
 
 
 @dataclass(frozen=True)
