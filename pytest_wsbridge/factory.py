@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .exceptions import FactoryError
+from .waiting import answer_within
 
 __all__ = [
     "DEFAULT_FACTORY",
@@ -126,8 +127,6 @@ async def close_bridge(bridge: object, *, timeout: float = 2.0) -> str | None:
     that keep a close that raised ``TimeoutError`` apart from one that did not finish within
     ``timeout``.
     """
-    from .waiting import answer_within  # a leaf module; imported here to keep this one light
-
     for name in ("aclose", "close"):
         close = getattr(bridge, name, None)
         if not callable(close):

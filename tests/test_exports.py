@@ -191,3 +191,54 @@ def test_moved_exceptions_stay_importable_where_they_were() -> None:
     assert client.ConnectionLost is exceptions.ConnectionLost
     assert issubclass(exceptions.ConnectionLost, ConnectionError)
     assert exceptions.ConnectionLost("gone", 1008).close_code == 1008
+
+
+def _module_imports(name: str) -> set[str]:
+    """The modules of both packages that ``name`` imports when it is imported (module level,
+    ``if TYPE_CHECKING:`` blocks and imports inside functions left out)."""
+    module = importlib.import_module(name)
+    path = Path(module.__file__ or "")
+    base = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                continue
+            if isinstance(node, (ast.If, ast.Try)):
+                visit(node.body)
+                visit(node.orelse)
+                for handler in getattr(node, "handlers", []):
+                    visit(handler.body)
+            elif isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    parts = base.split(".")[: len(base.split(".")) - (node.level - 1)]
+                    target = ".".join(parts) + (f".{node.module}" if node.module else "")
+                else:
+                    target = node.module or ""
+                for alias in node.names:  # a submodule, else a name the module defines
+                    submodule = f"{target}.{alias.name}"
+                    found.add(submodule if submodule in MODULES else target)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")).body)
+    return {m for m in found if m in MODULES and m != name}
+
+
+def test_no_import_cycle_in_either_package() -> None:
+    graph = {name: _module_imports(name) for name in MODULES}
+    done: set[str] = set()
+
+    def walk(name: str, path: list[str]) -> None:
+        if name in path:
+            cycle = [*path[path.index(name) :], name]
+            raise AssertionError("import cycle: " + " -> ".join(cycle))
+        if name in done:
+            return
+        for imported in sorted(graph[name]):
+            walk(imported, [*path, name])
+        done.add(name)
+
+    for name in MODULES:
+        walk(name, [])
