@@ -22,6 +22,7 @@ __all__ = [
     "CLOSE_CODES",
     "CONTROL_FRAME_TYPES",
     "MAX_FRAME_DEPTH",
+    "MAX_WIRE_INT",
     "RETRYABLE_CLOSE_CODES",
     "AuthFrame",
     "AuthenticatedFrame",
@@ -213,19 +214,39 @@ CONTROL_FRAME_TYPES = frozenset(
 MAX_FRAME_DEPTH = 64
 
 
+#: The largest integer magnitude a frame may carry: what every JSON reader keeps exactly
+#: (an IEEE-754 double, RFC 8259 section 6). Larger ones may not survive a reply or storage.
+MAX_WIRE_INT = 2**53 - 1
+
+
 def check_json_value(value: object, *, max_depth: int = MAX_FRAME_DEPTH) -> None:
     """Raise :class:`ProtocolError` unless ``value`` (decoded JSON) is fit to be a frame.
 
-    Fit means: nested at most ``max_depth`` deep, and every string (object keys included) is
-    valid Unicode, i.e. encodable as UTF-8. JSON text may spell a lone surrogate as ``"\\udfff"``;
-    such a string passes the models but can be neither encoded in a reply nor stored, so it is
-    refused here, once, for every field of every frame. The walk is iterative.
+    Fit means: nested at most ``max_depth`` deep; every string (object keys included) is valid
+    Unicode, i.e. encodable as UTF-8 (JSON text may spell a lone surrogate as ``"\\udfff"``);
+    every integer within :data:`MAX_WIRE_INT` either way, and no ``NaN`` or ``Infinity`` (which
+    Python's decoder accepts but JSON has not). Such values pass the models but can be neither
+    encoded in a reply (an echoed ping ``id``, a ``head_seq``) nor stored, so they are refused
+    here, once, for every field of every frame. The walk is iterative.
     """
     stack: list[tuple[object, int, str]] = [(value, 1, "frame")]
     while stack:
         item, depth, where = stack.pop()
         if isinstance(item, str):
             _check_text(item, where)
+        elif isinstance(item, bool):
+            continue
+        elif isinstance(item, int):
+            if not -MAX_WIRE_INT <= item <= MAX_WIRE_INT:
+                raise ProtocolError(
+                    ErrorCode.INVALID_FRAME.value,
+                    f"{where} is out of range (integers within +-{MAX_WIRE_INT})",
+                )
+        elif isinstance(item, float):
+            if item != item or item in (float("inf"), float("-inf")):
+                raise ProtocolError(
+                    ErrorCode.INVALID_FRAME.value, f"{where} is not a number JSON allows"
+                )
         elif isinstance(item, (dict, list)):
             if depth > max_depth:
                 raise ProtocolError(

@@ -9,6 +9,7 @@ or raises :class:`ProtocolError` whose ``error`` frame encodes.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 from reference_impl.exceptions import ProtocolError
 from reference_impl.protocol import (
     MAX_FRAME_DEPTH,
+    MAX_WIRE_INT,
     ErrorCode,
     ErrorFrame,
     PingFrame,
@@ -165,6 +167,35 @@ def test_lone_surrogates_are_refused_in_every_string(text: str, where: str) -> N
     assert where in str(caught.value)
     assert "lone surrogate" in str(caught.value)
     check_parse(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('{"type": "ping", "id": 9007199254740992}', "frame.id is out of range"),
+        ('{"type": "ping", "id": -9007199254740992}', "frame.id is out of range"),
+        ('{"type": "ping", "id": 100000000000000000000000000000000000000000}', "frame.id"),
+        ('{"type": "subscribe", "thread_id": "t", "last_seq": 1e999}', "frame.last_seq is not"),
+        ('{"type": "ping", "id": NaN}', "frame.id is not a number"),
+        ('{"type": "ping", "x": [-Infinity]}', "frame.x[0] is not a number"),
+    ],
+)
+def test_numbers_a_reply_could_not_carry_are_refused(text: str, where: str) -> None:
+    with pytest.raises(ProtocolError, match=re.escape(where)) as caught:
+        parse_client_frame(text)
+    assert caught.value.code == ErrorCode.INVALID_FRAME.value
+
+
+def test_the_largest_wire_integers_parse_and_echo() -> None:
+    for value in (MAX_WIRE_INT, -MAX_WIRE_INT):
+        frame = parse_client_frame(f'{{"type": "ping", "id": {value}}}')
+        assert isinstance(frame, PingFrame)
+        assert json.loads(encode_frame(PongFrame(id=frame.id)))["id"] == value
+    frame = parse_client_frame(
+        f'{{"type": "subscribe", "thread_id": "t", "last_seq": {MAX_WIRE_INT}}}'
+    )
+    assert isinstance(frame, SubscribeFrame)
+    assert frame.last_seq == MAX_WIRE_INT
 
 
 def test_control_characters_and_paired_surrogates_are_valid_text() -> None:
