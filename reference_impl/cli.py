@@ -17,6 +17,7 @@ import sys
 from typing import Any, TextIO
 from urllib.parse import urlencode
 
+from .agui.dialect import AGUI_FRAME_TYPE, DIALECTS, NATIVE_DIALECT
 from .auth import Authorizer, OwnerAuthorizer, TokenAuthenticator, allow_all
 from .backends.base import Backend
 from .backends.memory import MemoryBackend
@@ -115,6 +116,20 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         help="live events queued per connection before it is closed as a slow consumer (4008)",
     )
     serve_parser.add_argument(
+        "--agui-upstream",
+        default=None,
+        metavar="URL",
+        help="relay the AG-UI runs clients start ('run' frames) to this AG-UI HTTP+SSE agent "
+        "(needs the 'agui' extra)",
+    )
+    serve_parser.add_argument(
+        "--agui-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="end a relayed run with RUN_ERROR when the upstream sends nothing for this long",
+    )
+    serve_parser.add_argument(
         "--token",
         action="append",
         default=[],
@@ -139,6 +154,12 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         "--json",
         action="store_true",
         help="one JSON object per line (the default when the output is not a terminal)",
+    )
+    tail_parser.add_argument(
+        "--dialect",
+        choices=DIALECTS,
+        default=NATIVE_DIALECT,
+        help="'ag-ui': print the bare AG-UI events (one JSON object per line)",
     )
     tail_parser.set_defaults(func=lambda args: asyncio.run(tail(args)))
 
@@ -252,18 +273,22 @@ async def serve(
     authorizer: Authorizer = (
         OwnerAuthorizer(orchestrator, allow_unowned=args.allow_unowned) if tokens else allow_all
     )
+    relay = _build_relay(args, bridge)
     server = BridgeServer(
         bridge,
         manager,
         authenticator=TokenAuthenticator(tokens) if tokens else None,
         authorizer=authorizer,
         max_queue=args.max_queue,
+        relay=relay,
     )
     demo: asyncio.Task[None] | None = None
     demo_stop = asyncio.Event()
     try:
         await server.start(args.host, args.port)
         _say(out, f"wsbridge: serving {server.url}")
+        if relay is not None:
+            _say(out, f"wsbridge: relaying AG-UI runs to {relay.upstream_url}")
         if not tokens:
             _say(out, "wsbridge: no --token given: authentication is off, every thread is open")
         if args.demo:
@@ -288,6 +313,8 @@ async def serve(
         demo_stop.set()
         if demo is not None:
             await _stop_task(demo)
+        if relay is not None:
+            await relay.aclose()
         await server.close()
         await bridge.close()
     return 0
@@ -330,6 +357,23 @@ async def _demo(
     _say(out, f"wsbridge: demo done: {runs} runs on thread {args.demo_thread!r}")
 
 
+def _build_relay(args: argparse.Namespace, bridge: Any) -> Any:
+    url = getattr(args, "agui_upstream", None)
+    if not url:
+        return None
+    try:
+        from .agui.relay import AguiRelay
+    except ImportError as exc:  # pragma: no cover - the agui extra is installed in the tests
+        raise SystemExit(
+            f"wsbridge serve: --agui-upstream needs httpx: pip install 'pytest-wsbridge[agui]' "
+            f"({exc})"
+        ) from None
+    try:
+        return AguiRelay(bridge, url, idle_timeout=args.agui_timeout)
+    except ValueError as exc:
+        raise SystemExit(f"wsbridge serve: --agui-upstream: {exc}") from None
+
+
 async def _stop_task(task: asyncio.Task[None]) -> None:
     # Cancel until it is done: before Python 3.12 ``asyncio.wait_for`` deep inside a task
     # (a storage call, say) can swallow one cancellation.
@@ -355,6 +399,7 @@ async def tail(
         last_seq=args.last_seq,
         epoch=args.epoch,
         receive_timeout=None,
+        dialect=getattr(args, "dialect", NATIVE_DIALECT),
     )
     as_json = getattr(args, "json", False) or not _is_terminal(out)
     follow = asyncio.ensure_future(_follow(client, args.count, out, as_json=as_json))
@@ -390,6 +435,8 @@ async def _follow(
         except ResyncRequired as exc:
             print(f"wsbridge tail: {exc}; continuing from the new head", file=sys.stderr)
             continue
+        if event.get("type") == AGUI_FRAME_TYPE:
+            event = event["event"]  # the bare AG-UI event; the envelope stays in the client
         if as_json:
             _say(out, json.dumps(event, separators=(",", ":"), ensure_ascii=False))
         else:

@@ -4,7 +4,10 @@
 and returns events from :meth:`BridgeClient.receive` or ``async for``. When the connection
 drops it reconnects with exponential back-off and jitter and resumes from its last seq and
 epoch; a :class:`~reference_impl.subscription.SeqGate` drops duplicates and turns a gap into a
-resume. ``resync_required`` is raised to the caller as
+resume. With ``dialect="ag-ui"`` each event returned is an AG-UI envelope frame
+(``{"type": "ag-ui", "seq", "epoch", "part", "parts", "event"}``): the parts of one seq are
+held until the last one arrives, so a connection lost in the middle of a seq resumes it whole
+and no part is returned twice. ``resync_required`` is raised to the caller as
 :class:`~reference_impl.exceptions.ResyncRequired`; the next receive continues from the new
 head (or call :meth:`BridgeClient.resubscribe` first with another resume point).
 """
@@ -16,6 +19,7 @@ import json
 import logging
 import random
 import sys
+from collections import deque
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -23,6 +27,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from .agui.dialect import AGUI_FRAME_TYPE, NATIVE_DIALECT
 from .events import Message
 from .exceptions import ConnectionLost, ProtocolError, ResyncRequired
 from .protocol import (
@@ -62,7 +67,8 @@ class BridgeClient:
     ``last_seq``/``epoch`` resume an earlier subscription (``last_seq=0``: everything kept;
     ``None``: live events from now). ``on_event(event)`` is called for each event returned.
     ``max_attempts`` bounds consecutive failed connection attempts; the back-off starts at
-    ``backoff_initial`` seconds, doubles up to ``backoff_max`` and is jittered.
+    ``backoff_initial`` seconds, doubles up to ``backoff_max`` and is jittered. ``dialect``
+    is the subscription's dialect (``"native"`` or ``"ag-ui"``).
     """
 
     def __init__(
@@ -81,8 +87,10 @@ class BridgeClient:
         backoff_max: float = 5.0,
         max_frame_bytes: int | None = 2**24,
         rng: random.Random | None = None,
+        dialect: str = NATIVE_DIALECT,
     ) -> None:
         self.url = url
+        self.dialect = dialect
         self.thread_id = thread_id
         self.token = token
         self.last_seq = last_seq
@@ -104,6 +112,8 @@ class BridgeClient:
         self._gate: SeqGate | None = None
         self._closed = False
         self._subscribing = False
+        self._parts: list[Message] = []
+        self._ready: deque[Message] = deque()
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -166,6 +176,11 @@ class BridgeClient:
 
     async def _next_event(self) -> Message:
         while True:
+            if self._ready:
+                frame = self._ready.popleft()
+                if self.on_event is not None:
+                    self.on_event(frame)
+                return frame
             ws = await self._ensure_subscribed()
             assert self._gate is not None
             try:
@@ -181,6 +196,11 @@ class BridgeClient:
             if message.get("type") in CONTROL_FRAME_TYPES:
                 self._control(message)
                 continue
+            if message.get("type") == AGUI_FRAME_TYPE:
+                group = self._collect(message)
+                if group is None:
+                    continue
+                message = group
             step = self._gate.push(message)
             self.duplicates = self._gate.duplicates
             if step.fetch_after is not None or step.resync:
@@ -190,10 +210,35 @@ class BridgeClient:
                 )
                 await self._disconnect()
                 continue
-            if step.deliver:
-                event = step.deliver[0]
+            for event in step.deliver:
                 self._advance(event)
-                return event
+                frames = event.get("frames")
+                # An AG-UI seq (a group from _collect, no "type") yields its frames in order.
+                if "type" not in event and isinstance(frames, list):
+                    self._ready.extend(frames)
+                else:
+                    self._ready.append(event)
+
+    def _collect(self, frame: Message) -> Message | None:
+        """Hold an AG-UI part; return the whole seq once its last part is in."""
+        part, parts = frame.get("part"), frame.get("parts")
+        if not isinstance(part, int) or not isinstance(parts, int):
+            raise ProtocolError("invalid_frame", "an ag-ui frame without int part and parts")
+        if part != len(self._parts):
+            # Out of step (a part lost with an earlier connection): start this seq afresh.
+            self._parts = []
+            if part != 0:
+                return None
+        self._parts.append(frame)
+        if part != parts - 1:
+            return None
+        group, self._parts = self._parts, []
+        return {
+            "thread_id": frame.get("thread_id"),
+            "seq": frame.get("seq"),
+            "epoch": frame.get("epoch"),
+            "frames": group,
+        }
 
     def _advance(self, event: Message) -> None:
         seq = event.get("seq")
@@ -202,8 +247,6 @@ class BridgeClient:
         epoch = event.get("epoch")
         if isinstance(epoch, str) and epoch:
             self.epoch = epoch
-        if self.on_event is not None:
-            self.on_event(event)
 
     def _control(self, message: Message) -> None:
         kind = message["type"]
@@ -258,10 +301,15 @@ class BridgeClient:
             self.connects += 1
         ws = self._ws
         frame = SubscribeFrame(
-            type="subscribe", thread_id=self.thread_id, last_seq=self.last_seq, epoch=self.epoch
+            type="subscribe",
+            thread_id=self.thread_id,
+            last_seq=self.last_seq,
+            epoch=self.epoch,
+            dialect=self.dialect,
         )
         self._subscribing = True
-        await ws.send(frame.model_dump_json(exclude_none=True))
+        self._parts = []
+        await ws.send(frame.model_dump_json(exclude_none=True, exclude_defaults=True))
         while True:
             try:
                 message = _decode(await ws.recv())

@@ -127,6 +127,7 @@ class MappedDialect:
 
 BUILT_IN: Mapping[str, str] = {
     "native": "reference_impl.dialects:NATIVE",
+    "ag-ui": "reference_impl.agui.dialect:AGUI",
 }
 """The dialects every bridge knows, ``name -> "module:attribute"``, imported on first use."""
 

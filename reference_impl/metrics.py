@@ -91,6 +91,10 @@ class BridgeMetrics:
     resyncs: int = 0
     agui_violations: int = 0
     send_latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    #: AG-UI runs relayed from an upstream agent (``reference_impl.agui.relay``).
+    agui_runs: int = 0
+    #: Relayed runs ended by an upstream fault (a ``RUN_ERROR`` from the relay).
+    agui_upstream_faults: int = 0
 
     def snapshot(self) -> dict[str, int]:
         """Return the counters as a plain dict (the histogram is left out)."""

@@ -33,6 +33,8 @@ __all__ = [
     "PingFrame",
     "PongFrame",
     "ResyncRequiredFrame",
+    "RunAcceptedFrame",
+    "RunFrame",
     "SubscribeFrame",
     "SubscribedFrame",
     "UnsubscribeFrame",
@@ -87,6 +89,8 @@ class ErrorCode(str, Enum):
     INVALID_RESUME_POINT = "invalid_resume_point"
     ALREADY_SUBSCRIBED = "already_subscribed"
     NOT_SUBSCRIBED = "not_subscribed"
+    INVALID_INPUT = "invalid_input"
+    NO_UPSTREAM = "no_upstream"
     INTERNAL = "internal_error"
 
 
@@ -115,6 +119,10 @@ class SubscribeFrame(_Frame):
     thread_id: str = Field(min_length=1)
     last_seq: int | None = Field(default=None, ge=0, strict=True)
     epoch: str | None = Field(default=None, min_length=1)
+    #: A registered dialect (:mod:`reference_impl.dialects`): ``"native"`` (the default) or
+    #: ``"ag-ui"``, where each event frame carries one AG-UI event
+    #: (:mod:`reference_impl.agui.dialect`). The session refuses a name not registered.
+    dialect: str = Field(default="native", min_length=1)
 
 
 class UnsubscribeFrame(_Frame):
@@ -131,13 +139,25 @@ class PingFrame(_Frame):
     id: str | int | None = None
 
 
+class RunFrame(_Frame):
+    """``run {input}``: start an AG-UI run on ``input.threadId`` (the AG-UI binding).
+
+    ``input`` is an AG-UI ``RunAgentInput``; the server checks it, the sender's right to the
+    thread and that it relays to an agent, then answers ``run_accepted`` or an ``error``.
+    """
+
+    type: Literal["run"]
+    input: dict[str, Any]
+
+
 ClientFrame = Annotated[
-    AuthFrame | SubscribeFrame | UnsubscribeFrame | PingFrame, Field(discriminator="type")
+    AuthFrame | SubscribeFrame | UnsubscribeFrame | PingFrame | RunFrame,
+    Field(discriminator="type"),
 ]
-_CLIENT_FRAME: TypeAdapter[AuthFrame | SubscribeFrame | UnsubscribeFrame | PingFrame] = TypeAdapter(
-    ClientFrame
+_CLIENT_FRAME: TypeAdapter[AuthFrame | SubscribeFrame | UnsubscribeFrame | PingFrame | RunFrame] = (
+    TypeAdapter(ClientFrame)
 )
-_CLIENT_TYPES = ("auth", "subscribe", "unsubscribe", "ping")
+_CLIENT_TYPES = ("auth", "subscribe", "unsubscribe", "ping", "run")
 
 
 # -- server frames ----------------------------------------------------------------------------
@@ -194,6 +214,14 @@ class ErrorFrame(_Frame):
     thread_id: str | None = None
 
 
+class RunAcceptedFrame(_Frame):
+    """``run_accepted {thread_id, run_id}``: the run started; its events follow on the thread."""
+
+    type: Literal["run_accepted"] = "run_accepted"
+    thread_id: str
+    run_id: str
+
+
 class PongFrame(_Frame):
     """``pong {id}``: the answer to ``ping``."""
 
@@ -203,7 +231,15 @@ class PongFrame(_Frame):
 
 #: ``type`` values of server control frames; anything else the server sends is an event.
 CONTROL_FRAME_TYPES = frozenset(
-    {"authenticated", "subscribed", "resync_required", "unsubscribed", "error", "pong"}
+    {
+        "authenticated",
+        "subscribed",
+        "resync_required",
+        "unsubscribed",
+        "error",
+        "pong",
+        "run_accepted",
+    }
 )
 
 
@@ -273,7 +309,7 @@ def _check_text(text: str, where: str) -> None:
 
 def parse_client_frame(
     text: str | bytes,
-) -> AuthFrame | SubscribeFrame | UnsubscribeFrame | PingFrame:
+) -> AuthFrame | SubscribeFrame | UnsubscribeFrame | PingFrame | RunFrame:
     """Parse one client frame; raise :class:`ProtocolError` with an :class:`ErrorCode`.
 
     Every input, however malformed, either parses or raises :class:`ProtocolError`: not JSON,

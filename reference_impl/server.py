@@ -27,7 +27,7 @@ from .connections import ConnectionManager
 from .history import History
 from .prometheus import CONTENT_TYPE, registry_for, render
 from .protocol import CloseCode
-from .session import SessionHub
+from .session import RunStarter, SessionHub
 from .web import WebRoutes
 
 __all__ = ["BridgeServer"]
@@ -129,6 +129,8 @@ class BridgeServer:
     ``http=False`` turns the plain-HTTP side off (``/metrics``, the viewer): every request
     must then be a WebSocket handshake. :attr:`registry` is this server's own Prometheus
     registry.
+    ``relay`` starts the AG-UI runs of ``run`` frames (an
+    :class:`~reference_impl.agui.relay.AguiRelay`); without it they are refused.
     """
 
     def __init__(
@@ -148,6 +150,7 @@ class BridgeServer:
         host: str = "127.0.0.1",
         port: int = 0,
         http: bool = True,
+        relay: RunStarter | None = None,
     ) -> None:
         self.hub = SessionHub(
             bridge,
@@ -158,6 +161,7 @@ class BridgeServer:
             max_queue=max_queue,
             auth_timeout=auth_timeout,
             drain_timeout=close_timeout,
+            relay=relay,
         )
         self.max_frame_bytes = max_frame_bytes
         self.close_timeout = close_timeout

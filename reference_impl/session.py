@@ -42,7 +42,7 @@ from .auth import (
     is_authorized,
 )
 from .connections import ConnectionManager
-from .dialects import EncodedEvent
+from .dialects import DIALECTS, EncodedEvent, EncodeOnce
 from .eventlog import LogHead
 from .events import Message
 from .exceptions import (
@@ -63,6 +63,8 @@ from .protocol import (
     PingFrame,
     PongFrame,
     ResyncRequiredFrame,
+    RunAcceptedFrame,
+    RunFrame,
     SubscribedFrame,
     SubscribeFrame,
     UnsubscribedFrame,
@@ -76,6 +78,7 @@ from .subscription import SeqGate, Step
 
 __all__ = [
     "ANONYMOUS",
+    "RunStarter",
     "Session",
     "SessionHub",
     "SessionState",
@@ -125,6 +128,17 @@ class Transport(Protocol):
         """Close the connection with ``code``."""
 
 
+class RunStarter(Protocol):
+    """What a hub needs to start AG-UI runs (``run`` frames): e.g. an
+    :class:`~reference_impl.agui.relay.AguiRelay`."""
+
+    async def start_run(self, run_input: dict[str, Any]) -> str:
+        """Start the run in the background and return its ``runId``; raise
+        :class:`~reference_impl.exceptions.ProtocolError` (``code``: an :class:`ErrorCode`
+        value) for input it refuses, before any event is stored."""
+        ...
+
+
 @runtime_checkable
 class WritesNow(Protocol):
     """Optional fast path of a :class:`Transport`.
@@ -154,10 +168,15 @@ class WritesMany(Protocol):
 
 
 class _EncodeOnce:
-    """JSON text of the message fanned out last: one encoding per fan-out, not per connection."""
+    """JSON text of the message fanned out last: one encoding per fan-out, not per connection.
+
+    Calling it gives the native text; :meth:`frames` gives a dialect's frames (the AG-UI
+    dialect may make several of one event), also encoded once per event per dialect.
+    """
 
     def __init__(self) -> None:
         self._last: tuple[Message, str] | None = None
+        self._dialects = EncodeOnce()
 
     def __call__(self, message: Message) -> str:
         last = self._last
@@ -166,6 +185,12 @@ class _EncodeOnce:
         text = encode_message(message)
         self._last = (message, text)
         return text
+
+    def frames(self, message: Message, dialect: str) -> tuple[str, ...]:
+        """Return the frames of ``message`` in ``dialect``, one JSON text each."""
+        if dialect == NATIVE_DIALECT:
+            return (self(message),)
+        return self._dialects(message, dialect)
 
 
 class SessionHub:
@@ -182,6 +207,7 @@ class SessionHub:
         max_queue: int = 1000,
         auth_timeout: float = 10.0,
         drain_timeout: float = 2.0,
+        relay: RunStarter | None = None,
     ) -> None:
         if connection_manager is None:
             connection_manager = getattr(bridge, "connection_manager", None)
@@ -206,6 +232,8 @@ class SessionHub:
         self.drain_timeout = drain_timeout
         self.sessions: set[Session] = set()
         self.encode = _EncodeOnce()
+        #: Starts the runs of ``run`` frames (``None``: they are refused with ``no_upstream``).
+        self.relay = relay
         self._rechecks: set[asyncio.Task[None]] = set()
         if isinstance(authorizer, ReportsChanges):
             authorizer.on_change(self.recheck)
@@ -335,14 +363,16 @@ class SessionHub:
 class ThreadSubscriber:
     """One thread subscription of a session: a connection of the connection manager."""
 
-    def __init__(self, session: Session, thread_id: str, gate: SeqGate) -> None:
+    def __init__(
+        self, session: Session, thread_id: str, gate: SeqGate, dialect: str = NATIVE_DIALECT
+    ) -> None:
         self.session = session
         self.thread_id = thread_id
+        #: How this subscriber's events are written (the subscribe frame's ``dialect``).
+        self.dialect = dialect
         self.user_id: str | None = session.user_id
         self.gate = gate
         self.active = True
-        #: How this subscriber's events are written (the subscribe frame's ``dialect``).
-        self.dialect = NATIVE_DIALECT
         #: The connection manager offers events to all of a thread's subscribers of one hub in
         #: one :meth:`SessionHub.deliver_many` call (see :mod:`reference_impl.connections`).
         self.batch = session.hub
@@ -354,7 +384,7 @@ class ThreadSubscriber:
         try:
             event = as_message_dict(message)
             if self.gate.take_next(event):
-                return self.session.send_live(event)
+                return self.session.send_live(event, self.dialect)
             step = self.gate.push(event)
         except TypeError as exc:
             logger.error("thread %r: %s", self.thread_id, exc)
@@ -502,6 +532,8 @@ class Session:
             self._unsubscribe(frame.thread_id)
         elif isinstance(frame, PingFrame):
             self.send_frame(PongFrame(id=frame.id))
+        elif isinstance(frame, RunFrame):
+            await self._run(frame)
         else:
             self.send_frame(AuthenticatedFrame(user_id=self.user_id or ANONYMOUS))
 
@@ -514,6 +546,16 @@ class Session:
 
     async def _subscribe(self, frame: SubscribeFrame) -> None:
         thread_id = frame.thread_id
+        if frame.dialect not in DIALECTS:
+            known = ", ".join(sorted(DIALECTS.names))
+            self.send_frame(
+                ErrorFrame(
+                    code=ErrorCode.INVALID_FRAME.value,
+                    message=f"unknown dialect {frame.dialect!r}; known: {known}",
+                    thread_id=thread_id,
+                )
+            )
+            return
         if thread_id in self.subscriptions:
             self.send_frame(
                 ErrorFrame(
@@ -537,7 +579,7 @@ class Session:
             )
             return
         gate = SeqGate(frame.last_seq, frame.epoch, holding=True, max_held=self.hub.max_queue * 10)
-        subscriber = ThreadSubscriber(self, thread_id, gate)
+        subscriber = ThreadSubscriber(self, thread_id, gate, frame.dialect)
         self.subscriptions[thread_id] = subscriber
         self.hub.connection_manager.add(subscriber)
         history = self.hub.history
@@ -578,7 +620,47 @@ class Session:
             )
         )
         for message in deliver:
-            self._enqueue(self.hub.encode(message), replay=True)
+            for text in self.hub.encode.frames(message, subscriber.dialect):
+                self._enqueue(text, replay=True)
+
+    # -- runs (the AG-UI binding) -------------------------------------------------------------
+
+    async def _run(self, frame: RunFrame) -> None:
+        """Start an AG-UI run for ``frame.input``: answer ``run_accepted`` or ``error``."""
+        thread_id = frame.input.get("threadId")
+        if not isinstance(thread_id, str) or not thread_id:
+            self._refuse_run(ErrorCode.INVALID_INPUT, "input.threadId must be a non-empty string")
+            return
+        assert self.user_id is not None
+        if not await is_authorized(self.hub.authorizer, self.user_id, thread_id):
+            self.hub.metrics.refused_subscriptions += 1
+            self._refuse_run(
+                ErrorCode.FORBIDDEN,
+                f"user {self.user_id!r} may not start a run on thread {thread_id!r}",
+                thread_id,
+            )
+            return
+        relay = self.hub.relay
+        if relay is None:
+            self._refuse_run(
+                ErrorCode.NO_UPSTREAM,
+                "this server relays no AG-UI agent (start it with --agui-upstream URL)",
+                thread_id,
+            )
+            return
+        try:
+            run_id = await relay.start_run(frame.input)
+        except ProtocolError as exc:
+            self._refuse_run(exc.code, str(exc), thread_id)
+            return
+        self.send_frame(RunAcceptedFrame(thread_id=thread_id, run_id=run_id))
+
+    def _refuse_run(
+        self, code: ErrorCode | str, message: str, thread_id: str | None = None
+    ) -> None:
+        self._warn(f"refused run: {message}")
+        value = code.value if isinstance(code, ErrorCode) else code
+        self.send_frame(ErrorFrame(code=value, message=message, thread_id=thread_id))
 
     async def _close_gaps(self, subscriber: ThreadSubscriber, step: Step) -> list[Message]:
         """Fetch history until the gate has no gap; raise ``ResyncRequired`` if it cannot."""
@@ -667,7 +749,7 @@ class Session:
         resubscribes where the log now stands.
         """
         for message in step.deliver:
-            if not self.send_live(message):
+            if not self.send_live(message, subscriber.dialect):
                 return False
         if step.resync:
             epoch, head = subscriber.gate.epoch or "", subscriber.gate.last_seq or 0
@@ -682,9 +764,11 @@ class Session:
             self._spawn(self._fill_gap(subscriber, step))
         return True
 
-    def send_live(self, message: Message) -> bool:
+    def send_live(self, message: Message, dialect: str = NATIVE_DIALECT) -> bool:
         """Send (or queue) one live event; ``False`` if this session cannot take it."""
-        return self._enqueue_live(self.hub.encode(message))
+        if dialect == NATIVE_DIALECT:
+            return self._enqueue_live(self.hub.encode(message))
+        return all(self._enqueue_live(text) for text in self.hub.encode.frames(message, dialect))
 
     def send_frame(self, frame: BaseModel) -> None:
         """Queue a control frame (not subject to the live-event bound)."""

@@ -13,6 +13,7 @@ Imported only by tests marked ``agui`` (the floor env has no pydantic-ai).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -71,9 +72,20 @@ async def _stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterato
     yield "there."
 
 
-def agent_app() -> Starlette:
-    """The producer, as an ASGI app answering ``POST /agent``."""
-    agent: Agent[None, str] = Agent(FunctionModel(stream_function=_stream))
+def agent_app(pause: float = 0.0) -> Starlette:
+    """The producer, as an ASGI app answering ``POST /agent``.
+
+    ``pause`` waits that long before each streamed piece, so a run lasts long enough to be
+    broken in the middle (``tests/agui_process.py`` runs the app as a process to kill).
+    """
+
+    async def stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[Any]:
+        async for piece in _stream(messages, info):
+            if pause:
+                await asyncio.sleep(pause)
+            yield piece
+
+    agent: Agent[None, str] = Agent(FunctionModel(stream_function=stream))
 
     @agent.tool_plain
     def lookup(q: str) -> str:

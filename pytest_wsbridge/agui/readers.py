@@ -32,6 +32,8 @@ from reference_impl.agui import (
     check_http_response,
     check_run_agent_input,
 )
+from reference_impl.agui.dialect import AGUI_FRAME_TYPE
+from reference_impl.protocol import CONTROL_FRAME_TYPES
 
 from .exceptions import AguiSourceError
 
@@ -46,10 +48,6 @@ __all__ = [
     "default_input",
     "load_input",
 ]
-
-_CONTROL_FRAMES = frozenset(
-    {"authenticated", "subscribed", "unsubscribed", "resync_required", "error", "pong", "ack"}
-)
 
 
 @dataclass
@@ -365,11 +363,16 @@ async def collect_ws(
                     frame = await _frame(ws, url, timeout)
                 except TimeoutError:
                     break
-                kind = frame.get("type")
-                if kind in _CONTROL_FRAMES:
+                if frame.get("type") in CONTROL_FRAME_TYPES:
                     _refused(frame, url, "run")
                     continue
-                check.event(frame)
+                # Each event frame of the binding is an envelope around one AG-UI event.
+                event = frame.get("event") if frame.get("type") == AGUI_FRAME_TYPE else None
+                if not isinstance(event, dict):
+                    raise AguiSourceError(f"{url}: not an ag-ui event frame: {str(frame)[:80]!r}")
+                check.event(event)
+                kind = event.get("type")
+                frame = event
                 if kind == "RUN_STARTED" and frame.get("runId") == run_id:
                     started = True
                     continue
