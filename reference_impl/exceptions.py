@@ -19,6 +19,8 @@ The tree, and whose fault each branch is (the h11 habit)::
     │                              its history was read (the peer reads too slowly)
     ├── ConnectionLost             the client cannot (re)connect, or the server closed it
     │                              with a final code (peer / caller's credentials)
+    ├── UpstreamFault              an AG-UI upstream failed a relayed run (peer); the relay
+    │                              turns it into the run's RUN_ERROR, ``code`` names the fault
     └── BridgeNotSetError          an agent emitted before ``set_websocket_bridge`` (caller)
 
 ``InvalidEventError``, ``RegistryConflictError`` and ``InvalidResumePoint`` also derive from
@@ -45,6 +47,7 @@ __all__ = [
     "ResyncRequired",
     "ThreadResolutionError",
     "UnknownDialectError",
+    "UpstreamFault",
     "WsBridgeError",
 ]
 
@@ -165,4 +168,18 @@ class ConnectionLost(WsBridgeError, ConnectionError):
 
     def __init__(self, message: str, close_code: int | None = None) -> None:
         self.close_code = close_code
+        super().__init__(message)
+
+
+class UpstreamFault(WsBridgeError):
+    """Raised inside the AG-UI relay when its upstream agent fails a run (refused, non-200, not
+    ``text/event-stream``, truncated, stalled) or an upstream event cannot be stored.
+
+    ``code`` is the ``RUN_ERROR.code`` the relay ends the run with
+    (:data:`reference_impl.agui.relay.FAULT_CODES`); the relay catches it, it never reaches
+    the caller of :meth:`~reference_impl.agui.relay.AguiRelay.start_run`.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
         super().__init__(message)

@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from ..exceptions import ProtocolError, RegistryConflictError, WsBridgeError
+from ..exceptions import ProtocolError, RegistryConflictError, UpstreamFault, WsBridgeError
 from ..metrics import BridgeMetrics
 from ..protocol import ErrorCode
 from .dialect import relayed_payload
@@ -74,12 +74,6 @@ class RelayResult:
     def violations(self) -> list[Finding]:
         """The findings that break a rule (warnings left out)."""
         return [finding for finding in self.findings if finding.is_violation]
-
-
-class _Fault(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        self.code = code
-        super().__init__(message)
 
 
 class AguiRelay:
@@ -203,12 +197,12 @@ class AguiRelay:
         try:
             await self._stream(run_input, result, validator, state)
             if state.open or not state.ended:
-                raise _Fault(
+                raise UpstreamFault(
                     "upstream_truncated",
                     f"the upstream's body ended before the terminal event of run {run_id!r} "
                     f"({result.events} events relayed)",
                 )
-        except _Fault as fault:
+        except UpstreamFault as fault:
             await self._fail(result, state, fault.code, str(fault))
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
@@ -234,7 +228,7 @@ class AguiRelay:
                 if response.status_code != 200:
                     body = (await _peek(response)).strip()
                     validator.note("wire.http-status", f"HTTP {response.status_code}")
-                    raise _Fault(
+                    raise UpstreamFault(
                         "upstream_status",
                         f"the upstream {url} answered HTTP {response.status_code}"
                         + (f": {body}" if body else ""),
@@ -242,7 +236,7 @@ class AguiRelay:
                 media = response.headers.get("content-type", "").split(";")[0].strip().lower()
                 if media != "text/event-stream":
                     validator.note("wire.content-type", f"Content-Type {media!r}")
-                    raise _Fault(
+                    raise UpstreamFault(
                         "upstream_content_type",
                         f"the upstream {url} answered {media or 'no content type'!s}, "
                         "not text/event-stream",
@@ -252,16 +246,16 @@ class AguiRelay:
                     await self._items(decoder.feed(chunk), result, validator, state)
                 await self._items(decoder.finish(), result, validator, state)
         except httpx.ConnectError as exc:
-            raise _Fault("upstream_unreachable", f"cannot connect to {url}: {exc}") from None
+            raise UpstreamFault("upstream_unreachable", f"cannot connect to {url}: {exc}") from None
         except httpx.ConnectTimeout:
-            raise _Fault(
+            raise UpstreamFault(
                 "upstream_unreachable",
                 f"cannot connect to {url} within {self.connect_timeout:g}s",
             ) from None
         except httpx.TimeoutException:
             if state.ended and not state.open:
                 return  # the run closed; a stall after it loses nothing
-            raise _Fault(
+            raise UpstreamFault(
                 "upstream_stalled",
                 f"the upstream {url} sent nothing for {self.idle_timeout:g}s "
                 f"({result.events} events relayed)",
@@ -269,7 +263,7 @@ class AguiRelay:
         except httpx.HTTPError as exc:
             if state.ended and not state.open:
                 return
-            raise _Fault(
+            raise UpstreamFault(
                 "upstream_truncated",
                 f"the connection to {url} broke before the run's terminal event: {exc!r} "
                 f"({result.events} events relayed)",
@@ -290,7 +284,7 @@ class AguiRelay:
                     result.run_id, self.agent_name, relayed_payload(event)
                 )
             except WsBridgeError as exc:
-                raise _Fault(
+                raise UpstreamFault(
                     "relay_store_failed",
                     f"event #{validator.events - 1} ({event.get('type')}) of the upstream "
                     f"could not be stored: {exc}",
