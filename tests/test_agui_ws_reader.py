@@ -2,8 +2,9 @@
 
 The server here speaks only what the reader relies on (bearer auth, ``subscribe`` with
 ``"dialect": "ag-ui"`` answered by ``subscribed``, then ``{"type": "run", "input"}`` answered by
-one bare AG-UI event per frame, or an ``error`` frame); it stands in for the reference bridge's
-binding until that lands, and checks every frame the reader sends.
+``run_accepted`` and one AG-UI event per ``ag-ui`` envelope frame, or an ``error`` frame), and
+checks every frame the reader sends; ``tests/test_agui_relay.py`` runs the reader against the
+reference bridge itself.
 """
 
 from __future__ import annotations
@@ -52,8 +53,11 @@ class Binding:
             await ws.send(json.dumps({"type": "error", "code": "invalid_input", "message": "bad"}))
             await ws.wait_closed()
             return
-        for event in self.events:
-            await ws.send(json.dumps(event))
+        accepted = {"type": "run_accepted", "thread_id": subscribe["thread_id"],
+                    "run_id": run["input"]["runId"]}  # fmt: skip
+        await ws.send(json.dumps(accepted))
+        for seq, event in enumerate(self.events, start=1):
+            await ws.send(json.dumps(agui_frame(event, subscribe["thread_id"], seq)))
         await ws.wait_closed()  # the reader closes once it has the run's terminal event
 
 
@@ -63,6 +67,12 @@ async def binding() -> AsyncIterator[tuple[str, Binding]]:
     async with serve(state.handler, "127.0.0.1", 0) as server:
         port = next(iter(server.sockets)).getsockname()[1]
         yield f"ws://127.0.0.1:{port}/ws", state
+
+
+def agui_frame(event: dict[str, Any], thread: str, seq: int) -> dict[str, Any]:
+    """The binding's envelope around one AG-UI event (docs/agui-binding.md)."""
+    return {"type": "ag-ui", "thread_id": thread, "seq": seq, "epoch": "e1", "part": 0,
+            "parts": 1, "event": event}  # fmt: skip
 
 
 def run_input(thread: str = "t1") -> dict[str, Any]:
