@@ -43,8 +43,8 @@ __all__ = [
     "agui_stream",
     "fake_connection_manager",
     "pytest_addoption",
-    "pytest_collection_finish",
     "pytest_configure",
+    "pytest_itemcollected",
     "pytest_report_header",
     "pytest_runtest_call",
     "pytest_sessionfinish",
@@ -171,13 +171,13 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
     return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", 0))
 
 
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start the fail-fast probe in the background if a collected test will need its verdict."""
-    if _is_xdist_controller(session.config):
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Start the fail-fast probe in the background as soon as a test that needs it is
+    collected, so it runs while the rest of the session is collected."""
+    state = plugin_state(item.config)
+    if state.background is not None or _is_xdist_controller(item.config):
         return
-    state = plugin_state(session.config)
-    strict = state.settings.strict
-    if any("fail_fast" in applicable_checks(item, strict) for item in session.items):
+    if "fail_fast" in applicable_checks(item, state.settings.strict):
         state.start_probe()
 
 

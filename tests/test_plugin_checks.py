@@ -454,11 +454,21 @@ def pytest_collection_modifyitems(config, items):
 """
 
 
-@pytest.mark.parametrize(("args", "started"), [(["--wsbridge-strict"], True), ([], False)])
-def test_the_fail_fast_probe_starts_before_collection_in_strict_mode(
-    pytester: pytest.Pytester, args: list[str], started: bool
+MARKED = "import pytest\n\n@pytest.mark.wsbridge_fail_fast\ndef test_marked():\n    pass\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "tests", "started"),
+    [
+        (["--wsbridge-strict"], "def test_plain():\n    pass\n", True),  # from configure
+        ([], "def test_plain():\n    pass\n", False),
+        ([], MARKED, True),  # as soon as the marked test is collected
+    ],
+)
+def test_the_fail_fast_probe_starts_during_collection(
+    pytester: pytest.Pytester, args: list[str], tests: str, started: bool
 ) -> None:
-    make_project(pytester, "def test_plain():\n    pass\n")
+    make_project(pytester, tests)
     pytester.makeconftest(PROBE_STARTS_EARLY)
     result = pytester.runpytest("-s", *args)
     result.assert_outcomes(passed=1)
