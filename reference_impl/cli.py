@@ -435,12 +435,14 @@ async def _follow(
         except ResyncRequired as exc:
             print(f"wsbridge tail: {exc}; continuing from the new head", file=sys.stderr)
             continue
+        envelope = None
         if event.get("type") == AGUI_FRAME_TYPE:
-            event = event["event"]  # the bare AG-UI event; the envelope stays in the client
+            # The bare AG-UI event; the envelope stays in the client (a person sees its seq).
+            envelope, event = event, event["event"]
         if as_json:
             _say(out, json.dumps(event, separators=(",", ":"), ensure_ascii=False))
         else:
-            _say(out, format_event(event))
+            _say(out, format_event(event, envelope))
         seen += 1
 
 

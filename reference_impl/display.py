@@ -88,11 +88,19 @@ def _clock(timestamp: object) -> str:
     return moment.strftime("%H:%M:%S.%f")[:-3] if moment is not None else "--:--:--.---"
 
 
-def format_event(event: dict[str, Any]) -> str:
-    """``TIME  RUN  TYPE  SUMMARY  #SEQ`` (the seq is left out when the event has none)."""
+def format_event(event: dict[str, Any], envelope: dict[str, Any] | None = None) -> str:
+    """``TIME  RUN  TYPE  SUMMARY  #SEQ`` (the seq is left out when the event has none).
+
+    ``envelope`` is the ``ag-ui`` dialect's frame around a bare AG-UI ``event``: its ``seq``
+    is shown, as ``#SEQ.PART`` when one native event became several AG-UI events.
+    """
     kind = _short(str(event.get("type", "?")), 40)
     run = short_run(event.get("run_id", event.get("runId")))
-    seq = event.get("seq")
+    seq = (envelope or event).get("seq")
     tail = f"  #{seq}" if isinstance(seq, int) else ""
+    if envelope is not None and tail:
+        part, parts = envelope.get("part"), envelope.get("parts")
+        if isinstance(part, int) and isinstance(parts, int) and parts > 1:
+            tail += f".{part}"
     summary = " ".join(summarize(event).split())  # one line, whatever the payload holds
     return f"{_clock(event.get('timestamp'))}  {run:<10}  {kind:<15}  {summary}{tail}".rstrip()

@@ -125,6 +125,20 @@ async def test_tail_prints_readable_lines_on_a_terminal_and_json_with_the_flag()
         assert [line.rsplit(" ", 1)[1] for line in lines] == [f"#{n}" for n in range(1, 7)]
         assert 'weather({"city": "Lisbon"})' in lines[2]
 
+        agui = Terminal()
+        agui_args = build_parser().parse_args([*hint, "--count", "7", "--dialect", "ag-ui"])
+        assert await asyncio.wait_for(cli.tail(agui_args, agui), TIMEOUT) == 0
+        shown = [(line.split()[2], line.rsplit(" ", 1)[1]) for line in agui.getvalue().splitlines()]
+        assert shown == [
+            ("RUN_STARTED", "#1"),
+            ("REASONING_START", "#2.0"),
+            ("REASONING_MESSAGE_START", "#2.1"),
+            ("REASONING_MESSAGE_CONTENT", "#2.2"),
+            ("REASONING_MESSAGE_END", "#2.3"),
+            ("REASONING_END", "#2.4"),
+            ("TOOL_CALL_START", "#3.0"),
+        ]
+
         forced = Terminal()
         json_args = build_parser().parse_args([*hint, "--count", "2", "--json"])
         assert await asyncio.wait_for(cli.tail(json_args, forced), TIMEOUT) == 0

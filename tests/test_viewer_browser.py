@@ -341,3 +341,57 @@ def test_the_static_files_are_self_contained() -> None:
         "static/wsbridge-client.js",
         "static/viewer.js",
     ]
+
+
+@pytest.mark.asyncio
+async def test_the_viewer_in_the_agui_dialect_draws_runs_and_resumes_without_duplicates(
+    page: Page, tmp_path: Path
+) -> None:
+    """``&dialect=ag-ui``: each frame one AG-UI event (parts of a native seq); a drop mid-run
+    resumes with every (seq, part) once, the same frames a Python client reads."""
+    async with running_stack() as stack:
+        await page.goto(viewer_url(stack, "alice-1") + "&dialect=ag-ui")
+        await page.wait_for(f"{STATE}.status === 'live'")
+        run_id = await emit_run(stack, "alice-1", finish=False, tag="agui")
+        await page.wait_for(f"{STATE}.events.length === 9")  # 1 + 5 reasoning + 3 tool call
+        await stack.server.hub.close_all(CloseCode.GOING_AWAY, "test drop")
+        await stack.bridge.notify_tool_completed(run_id, "viewer-agent", "lookup", {"hit": 1})
+        await page.wait_for(f"{STATE}.subscribed >= 2")
+        await stack.bridge.notify_agent_completed(run_id, "viewer-agent", {"answer": "done"})
+        await page.wait_for(f"{STATE}.events.length === 11")
+        seen = await page.evaluate(f"{STATE}.events.map(e => [e.seq, e.part, e.type, e.run])")
+        async with BridgeClient(
+            stack.server.url,
+            thread_id="alice-1",
+            token="token-alice",
+            last_seq=0,
+            dialect="ag-ui",
+        ) as client:
+            frames = []
+            while len(frames) < len(seen):
+                frames.append(await client.receive(timeout=TIMEOUT))
+        await page.screenshot(tmp_path / "viewer-agui.png")
+    assert [s[:3] for s in seen] == [[f["seq"], f["part"], f["event"]["type"]] for f in frames]
+    assert {s[3] for s in seen} == {run_id}
+    assert [s[2] for s in seen][:1] + [s[2] for s in seen][-2:] == [
+        "RUN_STARTED",
+        "TOOL_CALL_RESULT",
+        "RUN_FINISHED",
+    ]
+    rows = await shown(page)
+    assert [r["label"] for r in rows if r["type"] in ("TOOL_CALL_START", "TOOL_CALL_RESULT")] == [
+        "tool lookup",
+        "tool result",
+    ]
+    assert await run_timeline(page, run_id) == [
+        *[f"#{s[0]}" for s in seen[:9]],
+        "drop",
+        "resumed",
+        "#4",
+        "#5",
+    ]
+    assert await badge(page, run_id) == "completed"
+    agent = f"""document.querySelector('.run[data-run="{run_id}"] .agent').textContent"""
+    assert await page.evaluate(agent) == "viewer-agent"  # from RUN_STARTED's metadata
+    state = await page.evaluate(f"({{gaps: {STATE}.gaps, epochs: {STATE}.epochs.length}})")
+    assert state == {"gaps": [], "epochs": 1}
