@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import re
 import signal
@@ -239,3 +240,48 @@ def test_every_metric_the_operations_page_names_is_exported() -> None:
     exported |= {name.removesuffix("_bucket") for name in exported}
     assert named, "the page names no metric"
     assert named <= exported, f"named but not exported: {sorted(named - exported)}"
+
+
+@pytest.mark.agui
+@pytest.mark.asyncio
+async def test_agui_violations_of_a_relayed_upstream_are_counted_on_metrics() -> None:
+    """The relay counts what the validator finds in an upstream's stream; /metrics shows it.
+    The upstream is an httpx transport that injects the fault: content outside a message."""
+    import httpx
+
+    from reference_impl.agui.relay import AguiRelay
+
+    run = {"threadId": "alice-1", "runId": "relayed-1"}
+    stream = [
+        {"type": "RUN_STARTED", **run},
+        {"type": "TEXT_MESSAGE_CONTENT", "messageId": "m-1", "delta": "no start before me"},
+        {"type": "RUN_FINISHED", **run},
+    ]
+    body = b"".join(f"data: {json.dumps(event)}\n\n".encode() for event in stream)
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body)
+
+    run_input = {
+        **run,
+        "state": {},
+        "messages": [],
+        "tools": [],
+        "context": [],
+        "forwardedProps": {},
+    }
+    async with running_stack() as stack:
+        url = stack.server.http_url + "/metrics"
+        assert samples((await scrape(url))[2])["wsbridge_agui_violations_total"] == 0
+        relay = AguiRelay(
+            stack.bridge, "http://upstream.test/agent", transport=httpx.MockTransport(upstream)
+        )
+        try:
+            result = await asyncio.wait_for(relay.run(run_input), TIMEOUT)
+        finally:
+            await relay.aclose()
+        assert result.events == len(stream)
+        assert result.violations, "the injected fault is a violation"
+        found = samples((await scrape(url))[2])
+    assert found["wsbridge_agui_violations_total"] == len(result.violations)
+    assert found["wsbridge_events_emitted_total"] == len(stream)
