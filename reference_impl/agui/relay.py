@@ -226,7 +226,7 @@ class AguiRelay:
                 "POST", url, json=run_input, headers={"Accept": "text/event-stream"}
             ) as response:
                 if response.status_code != 200:
-                    body = (await _peek(response)).strip()
+                    body = " ".join((await _peek(response)).split())
                     validator.note("wire.http-status", f"HTTP {response.status_code}")
                     raise UpstreamFault(
                         "upstream_status",
