@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
 from typing import Any
 
 import httpx
@@ -19,8 +20,13 @@ from agui_producer import scenario_input
 from server_support import TIMEOUT, recv, send
 from websockets.asyncio.client import ClientConnection, connect
 
+from reference_impl import ConnectionManager, ReferenceOrchestrator, create_bridge
 from reference_impl.agui import SseDecoder, SseEvent, Validator
 from reference_impl.agui.dialect import AGUI_FRAME_TYPE
+from reference_impl.agui.relay import AguiRelay
+from reference_impl.backends.redis import RedisBackend
+from reference_impl.client import BridgeClient
+from reference_impl.server import BridgeServer
 
 pytestmark = pytest.mark.agui
 
@@ -266,3 +272,49 @@ def test_agui_verify_over_ws_judges_a_relayed_run_conformant(
     assert report["conformant"] is True
     assert report["violations"] == []
     assert report["events"] >= 10
+
+
+@pytest.mark.redis
+@pytest.mark.asyncio
+async def test_on_redis_the_relay_on_one_node_reaches_a_subscriber_on_another(
+    slow_producer: Producer, redis_server: Any, redis_prefix: str
+) -> None:
+    async with AsyncExitStack() as stack:
+        servers = []
+        for _ in range(2):
+            manager = ConnectionManager()
+            bridge = await create_bridge(
+                connection_manager=manager,
+                orchestrator=ReferenceOrchestrator(),
+                backend=RedisBackend(redis_server.url, key_prefix=redis_prefix),
+            )
+            stack.push_async_callback(bridge.close)
+            server = BridgeServer(bridge, manager, close_timeout=1.0)
+            await server.start(port=0)
+            stack.push_async_callback(server.close)
+            servers.append(server)
+        node_a, node_b = servers
+        relay = AguiRelay(node_a.bridge, slow_producer.url)
+        stack.push_async_callback(relay.aclose)
+        node_a.hub.relay = relay
+
+        on_a = Subscriber(node_a.url)
+        stack.push_async_callback(on_a.close)
+        await on_a.subscribe(last_seq=0)
+        on_b = BridgeClient(node_b.url, thread_id="agui-thread", last_seq=0, dialect="ag-ui")
+        stack.push_async_callback(on_b.close)
+        await on_b.connect()
+        assert on_a.ws is not None
+        await send(on_a.ws, {"type": "run", "input": run_input("on-redis")})
+        assert (await recv(on_a.ws))["type"] == "run_accepted"
+
+        got: list[Event] = []
+        while not got or got[-1]["event"]["type"] not in ("RUN_FINISHED", "RUN_ERROR"):
+            got.append(await on_b.receive(timeout=TIMEOUT))
+            if len(got) == 3:  # node B's client loses its connection mid-run and resumes
+                await on_b.resubscribe(on_b.last_seq, on_b.epoch)
+        events = await asyncio.wait_for(on_a.until_terminal(), TIMEOUT)
+    assert [frame["event"] for frame in got] == events
+    assert [frame["seq"] for frame in got] == list(range(1, len(events) + 1))
+    assert events[-1]["type"] == "RUN_FINISHED"
+    assert conformant(events, run_input("on-redis")) == []
