@@ -4,6 +4,7 @@ RUN_FINISHED); run frames the bridge refuses store nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,6 +19,7 @@ from reference_impl.agui.dialect import AGUI_FRAME_TYPE, relayed_event, to_agui
 from reference_impl.agui.relay import FAULT_CODES, AguiRelay, RelayResult
 from reference_impl.bridge import AgentWebSocketBridge
 from reference_impl.connections import LocalConnection
+from reference_impl.exceptions import ProtocolError
 
 Event = dict[str, Any]
 
@@ -128,6 +130,37 @@ async def test_what_the_validator_flags_is_counted_and_relayed_all_the_same(
     rules = {f.rule for f in result.violations}
     assert rules == ({corpus.expect} if corpus.expect else set())
     assert relayed.bridge.metrics.agui_violations == len(result.violations)
+
+
+@pytest.mark.asyncio
+async def test_one_run_at_a_time_per_thread_and_closing_stops_the_active_run(
+    relayed: Relayed, upstream: str
+) -> None:
+    arrived = asyncio.Event()
+
+    class Waker(LocalConnection):
+        def deliver(self, message: Event) -> bool:
+            arrived.set()
+            return super().deliver(message)
+
+    relayed.bridge.connection_manager.add(Waker("t1"))  # type: ignore[attr-defined]
+    relay = AguiRelay(relayed.bridge, f"{upstream}/stall", idle_timeout=TIMEOUT)
+    try:
+        assert await relay.start_run(given()) == "r1"
+        with pytest.raises(ProtocolError, match="in progress") as refused:
+            await relay.start_run(given(run="r2"))
+        assert refused.value.code == "invalid_input"
+        with pytest.raises(ProtocolError, match="being relayed already"):
+            await relay.start_run(given())
+        await asyncio.wait_for(arrived.wait(), TIMEOUT)  # RUN_STARTED: the run is active
+    finally:
+        await relay.aclose()
+    assert relay.active_runs == []
+    events = [event for message in relayed.seen.messages for event in to_agui(message)]
+    assert [e["type"] for e in events] == ["RUN_STARTED", "RUN_ERROR"]
+    assert events[1]["code"] == "relay_stopped"
+    with pytest.raises(ProtocolError, match="closed"):
+        await relay.start_run(given(run="r3"))
 
 
 def test_every_fault_code_is_documented() -> None:

@@ -114,6 +114,9 @@ class AguiRelay:
             transport=transport,
         )
         self._active: dict[str, asyncio.Task[RelayResult]] = {}
+        #: The run being relayed on each thread: one at a time, so the thread's stream stays a
+        #: sequence of runs (AG-UI closes a run before the next opens).
+        self._threads: dict[str, str] = {}
         self._closed = False
 
     # -- public API ---------------------------------------------------------------------------
@@ -123,12 +126,19 @@ class AguiRelay:
 
         Raises :class:`~reference_impl.exceptions.ProtocolError` (``invalid_input``) for an
         input the schema refuses, a ``runId`` already being relayed or registered to another
-        thread; nothing is stored then.
+        thread, or a thread with a run in progress; nothing is stored then.
         """
         thread_id, run_id = await self._admit(run_input)
         task = asyncio.ensure_future(self._relay(run_input, thread_id, run_id))
         self._active[run_id] = task
-        task.add_done_callback(lambda _: self._active.pop(run_id, None))
+        self._threads[thread_id] = run_id
+
+        def done(_: object) -> None:
+            self._active.pop(run_id, None)
+            if self._threads.get(thread_id) == run_id:
+                del self._threads[thread_id]
+
+        task.add_done_callback(done)
         return run_id
 
     async def run(self, run_input: dict[str, Any]) -> RelayResult:
@@ -182,6 +192,13 @@ class AguiRelay:
             raise ProtocolError(
                 ErrorCode.INVALID_INPUT.value,
                 f"run {run_id!r} is being relayed already; a new run needs a new runId",
+            )
+        busy = self._threads.get(thread_id)
+        if busy is not None:
+            raise ProtocolError(
+                ErrorCode.INVALID_INPUT.value,
+                f"thread {thread_id!r} has run {busy!r} in progress; start the next run when "
+                "it has ended",
             )
         try:
             await self.bridge.register_run(run_id, thread_id)
