@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+import pytest
 
 from reference_impl.agui import RULES_BY_ID, Finding, Severity, Validator, validate_events
 
@@ -79,3 +82,54 @@ def test_every_finding_names_a_catalogued_rule() -> None:
     v.finish()
     assert v.findings
     assert all(f.rule in RULES_BY_ID for f in v.findings)
+
+
+DOC = {"a": [1, 2], "b": {"c": 1}}
+
+
+@pytest.mark.parametrize(
+    ("patch", "result"),
+    [
+        ([{"op": "add", "path": "/a/-", "value": 3}], {"a": [1, 2, 3], "b": {"c": 1}}),
+        ([{"op": "add", "path": "/a/0", "value": 0}], {"a": [0, 1, 2], "b": {"c": 1}}),
+        ([{"op": "replace", "path": "/b/c", "value": None}], {"a": [1, 2], "b": {"c": None}}),
+        ([{"op": "move", "from": "/b", "path": "/x"}], {"a": [1, 2], "x": {"c": 1}}),
+        ([{"op": "copy", "from": "/a", "path": "/y"}], {"a": [1, 2], "b": {"c": 1}, "y": [1, 2]}),
+        ([{"op": "remove", "path": "/a/1", "value": "ignored"}], {"a": [1], "b": {"c": 1}}),
+        ([{"op": "test", "path": "/b/c", "value": 1}], DOC),
+        ([{"op": "replace", "path": "", "value": 5}], 5),
+        ([{"op": "add", "path": "/~1k~0", "value": 1}], {**DOC, "/k~": 1}),
+    ],
+)
+def test_apply_patch_applies_rfc_6902(patch: list[dict[str, Any]], result: Any) -> None:
+    from reference_impl.agui.patch import apply_patch
+
+    before = json.dumps(DOC)
+    assert apply_patch(DOC, patch) == (result, None)
+    assert json.dumps(DOC) == before  # the input is never changed
+
+
+@pytest.mark.parametrize(
+    ("patch", "why"),
+    [
+        ([{"op": "remove", "path": "/zz"}], "no member 'zz'"),
+        ([{"op": "replace", "path": "/a/5", "value": 1}], "out of range"),
+        ([{"op": "add", "path": "/a/01", "value": 1}], "not an array index"),
+        ([{"op": "test", "path": "/a/0", "value": 9}], "the test failed"),
+        ([{"op": "add", "path": "/q/r", "value": 1}], "no member 'q'"),
+        ([{"op": "move", "from": "/b", "path": "/b/d"}], "into itself"),
+        ([{"op": "add", "path": "/b/c/d", "value": 1}], "cannot add into a int"),
+        ([{"op": "remove", "path": "/b/c/d/e"}], "cannot step into a int"),
+        (
+            [{"op": "add", "path": "/a/-", "value": 1}, {"op": "remove", "path": "/zz"}],
+            "operation 1",
+        ),
+    ],
+)
+def test_apply_patch_reports_why_and_changes_nothing(patch: list[dict[str, Any]], why: str) -> None:
+    from reference_impl.agui.patch import apply_patch
+
+    document, reason = apply_patch(DOC, patch)
+    assert document is DOC
+    assert reason is not None
+    assert why in reason

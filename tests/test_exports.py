@@ -136,6 +136,7 @@ PURE = [
     "exceptions.py",
     "dialects.py",
     "agui/__init__.py",
+    "agui/patch.py",
     "agui/rules.py",
     "agui/shapes.py",
     "agui/sse.py",

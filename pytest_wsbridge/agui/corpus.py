@@ -232,6 +232,9 @@ CASES: tuple[Case, ...] = (
          _run(usage=[{"provider": "x", "inputTokens": 10, "outputTokens": 5, "totalTokens": 20}])),
     Case("cancelled-result", "run.cancelled-result", "a cancelled run with a result (warning)",
          _run(outcome={"type": "cancelled"}, result={"partial": True})),
+    Case("patch-misses", "state.patch-does-not-apply", "a state delta removing a key the state lacks (warning)",
+         _run({"type": "STATE_SNAPSHOT", "snapshot": {"a": 1}},
+              {"type": "STATE_DELTA", "delta": [{"op": "remove", "path": "/b"}]})),
     Case("unknown-type", "schema.unknown-event-type", "an event type 1.1 does not describe",
          _run({"type": "MY_PRIVATE_SIGNAL"})),
     Case("unknown-property", "schema.unknown-property", "a property the schema does not describe",
@@ -314,6 +317,12 @@ LEGAL: tuple[Case, ...] = (
          sse=b": keep-alive\n\nevent: agui\nid: 1\nretry: 10\ndata: {\"type\":\"RUN_STARTED\",\ndata: "
              b"\"threadId\":\"t1\",\"runId\":\"r1\",\"protocolVersion\":\"1.1\"}\n\n: ping\n\n"
              b"data:{\"type\":\"RUN_FINISHED\",\"threadId\":\"t1\",\"runId\":\"r1\"}\n\n"),
+    Case("state-patches", None, "deltas applied to the input's state and to a snapshot",
+         [_s(), {"type": "STATE_DELTA", "delta": [{"op": "add", "path": "/items/-", "value": 2},
+                                                  {"op": "test", "path": "/items/0", "value": 1}]},
+          {"type": "STATE_SNAPSHOT", "snapshot": [0]},
+          {"type": "STATE_DELTA", "delta": [{"op": "replace", "path": "/0", "value": 5}]}, _f()],
+         input={"threadId": "t1", "runId": "r1", "messages": [], "state": {"items": [1]}}),
     Case("metadata-open", None, "metadata keys may hold null; empty deltas are fine",
          _run(_tms("m", metadata={"trace": None}), _tmc("m", ""), _tme("m"))),
 )  # fmt: skip

@@ -6,7 +6,7 @@ words, the spec page and anchor it comes from (pages under ``docs/spec/1.1/`` of
 validator only ever reports ids from this table; ``docs/agui-rules.md`` is generated from it.
 
 Ids are stable: a rule may be reworded, never renumbered or renamed. Families: ``lifecycle``,
-``step``, ``text``, ``tool``, ``chunk``, ``reasoning``, ``subagent``, ``run`` (outcomes),
+``step``, ``text``, ``tool``, ``chunk``, ``reasoning``, ``subagent``, ``run`` (outcomes), ``state``,
 ``schema`` (per-event shape), ``input`` (needs the ``RunAgentInput``), ``version`` and ``wire``
 (the HTTP+SSE binding).
 """
@@ -162,6 +162,9 @@ RULES: tuple[Rule, ...] = (
          _LC, "token-usage", _V, "Report totalTokens as inputTokens + outputTokens and fold cache/reasoning counts into their totals."),
     Rule("run.cancelled-result", "A cancelled run has no result.",
          _LC, "cancelled-runs", _W, "Omit result on a RUN_FINISHED with the cancelled outcome."),
+    # -- state --------------------------------------------------------------------------------
+    Rule("state.patch-does-not-apply", "A STATE_DELTA applies to the state it amends (input.state, then snapshots and deltas).",
+         "events/state.mdx", "error-handling", _W, "Send a STATE_SNAPSHOT when a delta cannot express the change from the consumer's state."),
     # -- per-event schema ---------------------------------------------------------------------
     Rule("schema.unknown-event-type", "Every event type is one the 1.1 schema describes.",
          _PR, "what-a-producer-must-not-do", _V, "Use CUSTOM or RAW for private signalling."),

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from .patch import apply_patch
 from .rules import RULES_BY_ID, Severity
 from .shapes import EVENT_SPECS, check_event_shape
 
@@ -184,6 +185,9 @@ class Validator:
         self._input_ids: set[str] = set()
         self._requested: str | None = None
         self._refused = False
+        # the agent state as the consumer holds it, when known (input.state, then snapshots)
+        self._state_known = False
+        self._state_doc: Any = None
         if self._input is not None:
             self._learn_input(self._input)
 
@@ -300,6 +304,8 @@ class Validator:
 
     def _learn_input(self, data: Mapping[str, Any]) -> None:
         self._requested = _s(data.get("runId"))
+        if "state" in data:
+            self._state_known, self._state_doc = True, data["state"]
         tools = data.get("tools")
         if isinstance(tools, list):
             self._frontend = frozenset(
@@ -961,6 +967,18 @@ class Validator:
                             "without encryptedValue",
                         )
 
+    def _on_state(self, index: int, kind: str, event: Mapping[str, Any], tag: str | None) -> None:
+        if kind == "STATE_SNAPSHOT":
+            self._state_known, self._state_doc = True, event.get("snapshot")
+            return
+        if not self._state_known or not EVENT_SPECS[kind].ok(event):
+            return  # no baseline (whether it applies cannot be known), or a malformed delta
+        patched, why = apply_patch(self._state_doc, event.get("delta") or [])
+        if why is not None:
+            self._add("state.patch-does-not-apply", index, kind, f"the delta does not apply: {why}")
+        else:
+            self._state_doc = patched
+
     def _on_run_finished(
         self, index: int, kind: str, event: Mapping[str, Any], tag: str | None
     ) -> None:
@@ -1005,6 +1023,8 @@ _HANDLERS = {
     "STEP_STARTED": Validator._on_step,
     "STEP_FINISHED": Validator._on_step,
     "MESSAGES_SNAPSHOT": Validator._on_snapshot,
+    "STATE_SNAPSHOT": Validator._on_state,
+    "STATE_DELTA": Validator._on_state,
     "SUBAGENT_STARTED": Validator._subagent,
     "SUBAGENT_FINISHED": Validator._subagent,
     "SUBAGENT_ERROR": Validator._subagent,
