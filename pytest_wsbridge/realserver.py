@@ -15,6 +15,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from reference_impl.agui.dialect import AGUI_FRAME_TYPE
 from reference_impl.client import BridgeClient
 from reference_impl.connections import ConnectionManager
 from reference_impl.events import Message
@@ -64,7 +65,9 @@ class RealWsServer:
         """Open a subscribed client of ``thread_id`` (``last_seq``: resume after that seq).
 
         ``options`` go to :class:`~reference_impl.client.BridgeClient` (``on_event`` is
-        chained after the ledger's recording).
+        chained after the ledger's recording); ``dialect="ag-ui"`` gives AG-UI envelope frames,
+        and the ledger records the native event of each seq, so the plugin's checks judge
+        delivery in that dialect too.
         """
         if token is not None:
             self._tokens[thread_id] = token
@@ -72,9 +75,11 @@ class RealWsServer:
         holder: list[BridgeClient] = []
 
         def on_event(event: Message) -> None:
-            self.ledger.record_delivery(
-                thread_id, event, connection=holder[0], resumed_from=last_seq
-            )
+            native = self._native(thread_id, event)
+            if native is not None:
+                self.ledger.record_delivery(
+                    thread_id, native, connection=holder[0], resumed_from=last_seq
+                )
             if theirs is not None:
                 theirs(event)
 
@@ -97,6 +102,22 @@ class RealWsServer:
         client.close = close_and_note  # type: ignore[method-assign]
         await client.connect()
         return client
+
+    def _native(self, thread_id: str, event: Message) -> Message | None:
+        """What the ledger records for a received frame: the event itself (native dialect), or
+        for an ``ag-ui`` frame the native event its ``seq`` carries, once, at its last part
+        (the checks match deliveries to notify calls by run, type and arguments, which AG-UI
+        events do not all carry; the bridge sent that native event, so the ledger has it)."""
+        if event.get("type") != AGUI_FRAME_TYPE:
+            return event
+        if event.get("part") != event.get("parts", 1) - 1:
+            return None
+        seq = event.get("seq")
+        for send in reversed(self.ledger.sends):
+            message = send.message
+            if send.thread_id == thread_id and message is not None and message.get("seq") == seq:
+                return message
+        return {"type": AGUI_FRAME_TYPE, "thread_id": thread_id, "seq": seq, "run_id": None}
 
     # -- what the plugin calls after the test body ------------------------------------------
 
