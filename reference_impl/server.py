@@ -60,25 +60,24 @@ class _WebSocketTransport:
         ``websockets.broadcast`` to this one connection is the library's synchronous write;
         ``send_text`` would add a lock, a context manager and a drain await per frame.
         """
-        connection = self.connection
-        if (
-            not self.fast_writes
-            or connection.state is not State.OPEN
-            or connection.transport.get_write_buffer_size() >= self._high_water
-        ):
+        if not self.ready_now():
             return False
         try:
-            broadcast((connection,), text, raise_exceptions=True)
+            broadcast((self.connection,), text, raise_exceptions=True)
         except Exception:  # the write failed: let send_text raise and close the session
             return False
         return True
 
     def ready_now(self) -> bool:
-        """Whether a write now would be taken at once: open and below the high-water mark."""
+        """Whether a write now would be taken at once: open, the socket not lost or closing
+        (a write then only counts toward asyncio's "socket.send() raised exception."), and
+        below the high-water mark."""
+        socket = self._socket
         return (
             self.fast_writes
             and self._protocol.state is State.OPEN
-            and self._socket.get_write_buffer_size() < self._high_water
+            and not socket.is_closing()
+            and socket.get_write_buffer_size() < self._high_water
         )
 
     def write_many(self, transports: Sequence[_WebSocketTransport], text: str) -> list[Any]:
