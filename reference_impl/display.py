@@ -1,15 +1,19 @@
 """One readable line per event, for people watching a thread (``wsbridge tail`` on a terminal).
 
 Pure: :func:`format_event` turns a wire dict (native) or an AG-UI event into
-``TIME  RUN  TYPE  SUMMARY  #SEQ``; anything it does not know still gets a line.
+``TIME  RUN  TYPE  SUMMARY  #SEQ``; anything it does not know still gets a line. A native
+event's ``SUMMARY`` follows its row's ``summary`` template in
+:data:`reference_impl.events.EVENTS`, so a new event type brings its own.
 """
 
 from __future__ import annotations
 
 import json
+import string
 from datetime import datetime, timezone
 from typing import Any
 
+from .events import EVENTS, summary_parts
 from .ids import thread_id_from_run_id
 
 __all__ = ["format_event", "short_run", "summarize"]
@@ -39,30 +43,39 @@ def short_run(run_id: object) -> str:
     return _short(run_id, 24)
 
 
+def _filled(text: str, values: dict[str, Any], optional: bool) -> str | None:
+    """One part of a summary template filled from ``values``; ``None`` when an optional part
+    lacks a value, or a ``{field:spec}`` is not a number."""
+    out = []
+    for literal, name, spec, _ in string.Formatter().parse(text):
+        out.append(literal)
+        if name is None:
+            continue
+        value = values.get(name)
+        empty = value is None or (isinstance(value, (str, dict, list)) and not value)
+        if spec:
+            shown = _number(value, "{:" + spec + "}")
+            if not shown:
+                return None
+            out.append(shown)
+        elif optional and empty:
+            return None
+        else:
+            out.append("" if name not in values else _short(value))
+    return "".join(out)
+
+
 def summarize(event: dict[str, Any]) -> str:
-    """What the event says, on one line."""
-    kind = event.get("type")
+    """What the event says, on one line: its row's ``summary`` in :data:`EVENTS`, else its
+    payload (or, for an AG-UI event, its fields) as JSON."""
     payload = event.get("payload")
     if isinstance(payload, dict):
-        p = payload
-        if kind == "agent_started":
-            return f"{event.get('agent_name', '')} started" + (
-                f" {_short(p['context'])}" if p.get("context") else ""
-            )
-        if kind == "agent_thinking":
-            step = f"step {p['step_number']}: " if p.get("step_number") is not None else ""
-            progress = _number(p.get("progress_percentage"), " ({:g}%)")
-            return f"{step}{_short(p.get('reasoning', ''))}{progress}"
-        if kind == "tool_executing":
-            return f"{p.get('tool_name')}({_short(p.get('parameters') or {})})"
-        if kind == "tool_completed":
-            took = _number(p.get("execution_time_ms"), " in {:g} ms")
-            return f"{p.get('tool_name')} -> {_short(p.get('result'))}{took}"
-        if kind == "agent_completed":
-            return "completed" + (f": {_short(p['result'])}" if p.get("result") is not None else "")
-        if kind == "agent_error":
-            return f"error: {_short(p.get('error', ''))}"
-        return _short(p)
+        spec = EVENTS.get(event.get("type"))
+        if spec is None or not spec.summary:
+            return _short(payload)
+        values = {**payload, "agent_name": event.get("agent_name", "")}
+        parts = (_filled(text, values, optional) for text, optional in summary_parts(spec.summary))
+        return "".join(part for part in parts if part is not None)
     # An AG-UI event: its fields are at the top level.
     fields = {
         k: v

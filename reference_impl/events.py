@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 import keyword
+import string
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -58,6 +59,8 @@ __all__ = [
     "ToolCompletedPayload",
     "ToolExecutingPayload",
     "event_type_of",
+    "summary_fields",
+    "summary_parts",
     "utc_now",
 ]
 
@@ -176,6 +179,36 @@ class CustomPayload(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
 
+def summary_parts(template: str) -> list[tuple[str, bool]]:
+    """``template`` of an :attr:`EventSpec.summary` cut into ``(text, optional)`` parts: the
+    ``[...]`` parts are optional. Raises :class:`ValueError` on an unbalanced bracket."""
+    parts: list[tuple[str, bool]] = []
+    rest = template
+    while rest:
+        start = rest.find("[")
+        if start < 0:
+            parts.append((rest, False))
+            break
+        end = rest.find("]", start)
+        if end < 0 or "[" in rest[start + 1 : end]:
+            raise ValueError(f"unbalanced [ in summary {template!r}")
+        parts += [(rest[:start], False), (rest[start + 1 : end], True)]
+        rest = rest[end + 1 :]
+    if any("]" in text for text, optional in parts if not optional):
+        raise ValueError(f"unbalanced ] in summary {template!r}")
+    return [(text, optional) for text, optional in parts if text]
+
+
+def summary_fields(template: str) -> list[str]:
+    """The field names an :attr:`EventSpec.summary` template reads, in order."""
+    return [
+        name
+        for text, _ in summary_parts(template)
+        for _, name, _, _ in string.Formatter().parse(text)
+        if name is not None
+    ]
+
+
 @dataclass(frozen=True)
 class EventSpec:
     """One row of the event-type table: everything that is particular to one event type.
@@ -183,6 +216,12 @@ class EventSpec:
     ``payload_arg`` names the one parameter that carries the whole payload (``custom``'s
     ``payload`` dict); without it, each field of the payload model is a parameter of its own.
     ``emit`` is the adapter's method name when it is not ``emit_<type>``.
+
+    ``summary`` is how one event of this type reads on one line (``wsbridge tail`` on a
+    terminal, :mod:`reference_impl.display`): a :meth:`str.format` template over the payload's
+    fields and ``agent_name``. A part in ``[...]`` is shown only when every field it names has
+    a value (not missing, ``None`` or empty), and ``{field:spec}`` only when the value is a
+    number. Without a summary the payload is shown as JSON.
     """
 
     type: str
@@ -190,6 +229,7 @@ class EventSpec:
     role: EventRole
     emit: str = ""
     payload_arg: str = ""
+    summary: str = ""
 
     def __post_init__(self) -> None:
         for name in (self.type, self.notify, self.emit_method, *self.parameter_names):
@@ -197,6 +237,14 @@ class EventSpec:
                 raise ValueError(f"event type {self.type!r}: {name!r} is not a Python name")
         if {"run_id", "agent_name"} & set(self.parameter_names):
             raise ValueError(f"event type {self.type!r}: run_id and agent_name are reserved")
+        if self.summary and not self.payload_arg:
+            known = {"agent_name", *self.parameter_names}
+            unknown = set(summary_fields(self.summary)) - known
+            if unknown:
+                raise ValueError(
+                    f"event type {self.type!r}: its summary names {sorted(unknown)}, "
+                    f"not fields of {self.payload.__name__}"
+                )
 
     @property
     def notify(self) -> str:
@@ -286,12 +334,44 @@ class EventTable:
 
 EVENTS = EventTable(
     [
-        EventSpec("agent_started", AgentStartedPayload, EventRole.START),
-        EventSpec("agent_thinking", AgentThinkingPayload, EventRole.STEP, emit="emit_thinking"),
-        EventSpec("tool_executing", ToolExecutingPayload, EventRole.CALL_START),
-        EventSpec("tool_completed", ToolCompletedPayload, EventRole.CALL_END),
-        EventSpec("agent_completed", AgentCompletedPayload, EventRole.END),
-        EventSpec("agent_error", AgentErrorPayload, EventRole.END, emit="emit_error"),
+        EventSpec(
+            "agent_started",
+            AgentStartedPayload,
+            EventRole.START,
+            summary="{agent_name} started[ {context}]",
+        ),
+        EventSpec(
+            "agent_thinking",
+            AgentThinkingPayload,
+            EventRole.STEP,
+            emit="emit_thinking",
+            summary="[step {step_number}: ]{reasoning}[ ({progress_percentage:g}%)]",
+        ),
+        EventSpec(
+            "tool_executing",
+            ToolExecutingPayload,
+            EventRole.CALL_START,
+            summary="{tool_name}([{parameters}])",
+        ),
+        EventSpec(
+            "tool_completed",
+            ToolCompletedPayload,
+            EventRole.CALL_END,
+            summary="{tool_name} -> {result}[ in {execution_time_ms:g} ms]",
+        ),
+        EventSpec(
+            "agent_completed",
+            AgentCompletedPayload,
+            EventRole.END,
+            summary="completed[: {result}]",
+        ),
+        EventSpec(
+            "agent_error",
+            AgentErrorPayload,
+            EventRole.END,
+            emit="emit_error",
+            summary="error: {error}",
+        ),
         EventSpec("custom", CustomPayload, EventRole.FREE, payload_arg="payload"),
     ]
 )

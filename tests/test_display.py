@@ -69,6 +69,25 @@ def test_each_event_type_reads_as_one_line(message: dict[str, Any], line: str) -
     assert format_event(message) == line
 
 
+@pytest.mark.parametrize(
+    ("message", "summary"),
+    [
+        (event("tool_executing", 1, tool_name="clock", parameters=None), "clock()"),
+        (event("tool_completed", 2, tool_name="clock", result=None), "clock -> null"),
+        (event("agent_thinking", 3, reasoning="hm", step_number=0), "step 0: hm"),
+        (event("agent_thinking", 4, reasoning="hm", progress_percentage="x"), "hm"),
+        (event("agent_completed", 5, result=None), "completed"),
+        (event("agent_started", 6, context={}), "demo-agent started"),
+        (event("custom", 7, note="hi", n=1), '{"note": "hi", "n": 1}'),
+        (event("not_in_the_table", 8, a=1), '{"a": 1}'),
+    ],
+)
+def test_a_summary_shows_the_parts_that_have_values(message: dict[str, Any], summary: str) -> None:
+    """Each row's ``summary`` in the event table: optional parts only with a value, numbers
+    formatted only when they are numbers; a row without one shows its payload."""
+    assert summarize(message) == summary
+
+
 def test_control_characters_never_break_the_line() -> None:
     message = event("tool_executing", 9, tool_name="a\nb", parameters={"k": "x\ny"})
     assert format_event(message).endswith('tool_executing   a b({"k": "x\\ny"})  #9')

@@ -26,7 +26,9 @@ from reference_impl.events import (
     EventSpec,
     EventTable,
     EventType,
+    ToolExecutingPayload,
     event_type_of,
+    summary_fields,
 )
 from reference_impl.lifecycle import TRANSITIONS, RunState
 
@@ -155,6 +157,22 @@ def test_a_table_refuses_rows_that_would_collide() -> None:
         EVENTS["agent_paused"]
 
 
+def test_a_row_refuses_a_summary_it_cannot_fill() -> None:
+    with pytest.raises(ValueError, match=r"\['tool'\], not fields of ToolExecutingPayload"):
+        EventSpec("x", ToolExecutingPayload, EventRole.STEP, summary="{tool}")
+    with pytest.raises(ValueError, match="unbalanced \\["):
+        EventSpec("x", ToolExecutingPayload, EventRole.STEP, summary="{tool_name}[ {parameters}")
+    with pytest.raises(ValueError, match="unbalanced \\]"):
+        EventSpec("x", ToolExecutingPayload, EventRole.STEP, summary="{tool_name}]")
+    for spec in EVENTS:  # the built-in rows' summaries name their own fields
+        assert set(summary_fields(spec.summary)) <= {"agent_name", *spec.parameter_names}
+    assert summary_fields("[step {step_number}: ]{reasoning}[ ({p:g}%)]") == [
+        "step_number",
+        "reasoning",
+        "p",
+    ]
+
+
 def test_the_ledger_records_every_rows_notify_method() -> None:
     ledger = Ledger()
     bridge = AgentWebSocketBridge.__new__(AgentWebSocketBridge)
@@ -174,7 +192,10 @@ class AgentPausedPayload(_Payload):
 
 
 '''
-ROW = '        EventSpec("agent_paused", AgentPausedPayload, EventRole.STEP),\n'
+ROW = (
+    '        EventSpec("agent_paused", AgentPausedPayload, EventRole.STEP,'
+    ' summary="paused[: {reason}][ for {resume_after_s:g} s]"),\n'
+)
 
 PROOF = textwrap.dedent(
     """
@@ -186,6 +207,7 @@ PROOF = textwrap.dedent(
     from reference_impl.adapter import WebSocketBridgeAdapter
     from reference_impl.bridge import create_bridge
     from reference_impl.connections import LocalConnection
+    from reference_impl.display import format_event
     from reference_impl.events import EventMessage
     from reference_impl.lifecycle import check_run_lifecycle
     from reference_impl.schema import wire_schema
@@ -216,6 +238,9 @@ PROOF = textwrap.dedent(
             "reason": "needs approval", "resume_after_s": 5.0
         }
         EventMessage.from_wire(connection.messages[1])
+        line = format_event(connection.messages[1])
+        assert line.endswith("  agent_paused     paused: needs approval for 5 s  #2"), line
+        assert format_event(connection.messages[2]).endswith("paused: still waiting  #3")
         assert check_run_lifecycle(connection.messages, require_terminal=True) == []
         [paused] = check_run_lifecycle([{"type": "agent_paused", "run_id": "r"}])
         assert paused.rule == "started-first", paused
