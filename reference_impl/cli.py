@@ -36,6 +36,7 @@ __all__ = [
     "parse_owner",
     "parse_redis_url",
     "parse_token",
+    "reachable_host",
     "serve",
     "tail",
     "viewer_url",
@@ -164,6 +165,18 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     tail_parser.set_defaults(func=lambda args: asyncio.run(tail(args)))
 
 
+_WILDCARDS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
+"""Addresses that mean "every address", and the loopback address of the same family."""
+
+
+def reachable_host(host: str) -> str:
+    """The host to print in a URL for a server listening on ``host``: one a browser or client on
+    this machine can open. A wildcard address becomes the loopback address of its family (a
+    browser cannot open ``0.0.0.0``); an IPv6 address gets its brackets."""
+    name = _WILDCARDS.get(host, host)
+    return f"[{name}]" if ":" in name else name
+
+
 def viewer_url(http_url: str, thread_id: str, token: str | None = None) -> str:
     """The live viewer's URL for ``thread_id`` on the server at ``http_url``."""
     query = {"thread": thread_id, **({"token": token} if token else {})}
@@ -286,7 +299,12 @@ async def serve(
     demo_stop = asyncio.Event()
     try:
         await server.start(args.host, args.port)
-        _say(out, f"wsbridge: serving {server.url}")
+        address = f"{reachable_host(args.host)}:{server.port}"
+        ws_url, http_url = f"ws://{address}", f"http://{address}"
+        listening = (
+            f" (listening on {args.host or 'every address'})" if args.host in _WILDCARDS else ""
+        )
+        _say(out, f"wsbridge: serving {ws_url}{listening}")
         if relay is not None:
             _say(out, f"wsbridge: relaying AG-UI runs to {relay.upstream_url}")
         if not tokens:
@@ -294,19 +312,17 @@ async def serve(
         if args.demo:
             demo_tokens = [t for t, user in tokens.items() if user == DEMO_USER] or list(tokens)
             login = f" --token {demo_tokens[0]}" if demo_tokens else ""
-            viewer = viewer_url(
-                server.http_url, args.demo_thread, demo_tokens[0] if demo_tokens else None
-            )
+            viewer = viewer_url(http_url, args.demo_thread, demo_tokens[0] if demo_tokens else None)
             _say(
                 out,
                 f"wsbridge: demo agent on thread {args.demo_thread!r}; watch it with:\n"
-                f"  wsbridge tail {server.url} --thread {args.demo_thread}{login} --last-seq 0\n"
+                f"  wsbridge tail {ws_url} --thread {args.demo_thread}{login} --last-seq 0\n"
                 f"  or open {viewer} in a browser",
             )
             demo = asyncio.ensure_future(_demo(args, bridge, orchestrator, out, demo_stop))
-        _say(out, f"wsbridge: metrics at {server.http_url}/metrics")
+        _say(out, f"wsbridge: metrics at {http_url}/metrics")
         if not args.demo:
-            _say(out, f"wsbridge: live viewer at {server.http_url}/?thread=THREAD&token=TOKEN")
+            _say(out, f"wsbridge: live viewer at {http_url}/?thread=THREAD&token=TOKEN")
         await _until_signalled(stop)
         _say(out, "wsbridge: shutting down")
     finally:

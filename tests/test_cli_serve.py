@@ -19,6 +19,23 @@ from reference_impl import cli
 from reference_impl.demo import DEMO_THREAD
 
 
+@pytest.mark.parametrize(
+    ("host", "shown"),
+    [
+        ("0.0.0.0", "127.0.0.1"),  # a name to print: nothing binds it
+        ("", "127.0.0.1"),
+        ("::", "[::1]"),
+        ("::1", "[::1]"),
+        ("127.0.0.1", "127.0.0.1"),
+        ("bridge.internal", "bridge.internal"),
+    ],
+)
+def test_serve_prints_urls_a_browser_can_open_whatever_address_it_listens_on(
+    host: str, shown: str
+) -> None:
+    assert cli.reachable_host(host) == shown
+
+
 @pytest.mark.asyncio
 async def test_serve_demo_and_tail_in_process(capsys: pytest.CaptureFixture[str]) -> None:
     args = build_parser().parse_args(["serve", "--demo", "--port", "0", "--demo-interval", "0.01"])
