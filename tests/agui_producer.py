@@ -8,25 +8,22 @@ an offline FunctionModel (no network, no API key). The user's message picks the 
 - ``retry``: a call to ``flaky``, a tool that asks for a retry, then text;
 - ``front``: a call to the frontend tool ``confirm`` advertised in the input, left unanswered.
 
-Imported only by tests marked ``agui`` (the floor env has no pydantic-ai).
+Importing it needs no pydantic-ai; building the agent does (tests marked ``agui``).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
-
-from pydantic_ai import Agent, ModelRetry
-from pydantic_ai.messages import ModelMessage, RetryPromptPart, ToolReturnPart, UserPromptPart
-from pydantic_ai.models.function import AgentInfo, DeltaThinkingPart, DeltaToolCall, FunctionModel
-from pydantic_ai.ui.ag_ui import AGUIAdapter
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from typing import TYPE_CHECKING, Any
 
 from pytest_wsbridge.agui.readers import default_input
+
+if TYPE_CHECKING:  # pydantic-ai is imported when the agent is built, so that importing this
+    # module (for scenario_input) works where the agui extra is not installed (tox floor)
+    from pydantic_ai.messages import ModelMessage
+    from pydantic_ai.models.function import AgentInfo
+    from starlette.applications import Starlette
 
 __all__ = ["SCENARIOS", "agent_app", "scenario_input"]
 
@@ -39,6 +36,8 @@ FRONTEND_TOOL = {
 
 
 def _prompt(messages: list[ModelMessage]) -> str:
+    from pydantic_ai.messages import UserPromptPart
+
     for message in reversed(messages):
         for part in message.parts:
             if isinstance(part, UserPromptPart) and isinstance(part.content, str):
@@ -47,6 +46,9 @@ def _prompt(messages: list[ModelMessage]) -> str:
 
 
 async def _stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[Any]:
+    from pydantic_ai.messages import RetryPromptPart, ToolReturnPart
+    from pydantic_ai.models.function import DeltaThinkingPart, DeltaToolCall
+
     answered = any(
         isinstance(p, ToolReturnPart | RetryPromptPart) for m in messages for p in m.parts
     )
@@ -78,6 +80,13 @@ def agent_app(pause: float = 0.0) -> Starlette:
     ``pause`` waits that long before each streamed piece, so a run lasts long enough to be
     broken in the middle (``tests/agui_process.py`` runs the app as a process to kill).
     """
+    from pydantic_ai import Agent, ModelRetry
+    from pydantic_ai.models.function import FunctionModel
+    from pydantic_ai.ui.ag_ui import AGUIAdapter
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
 
     async def stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[Any]:
         async for piece in _stream(messages, info):
