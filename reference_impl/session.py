@@ -42,7 +42,7 @@ from .auth import (
     is_authorized,
 )
 from .connections import ConnectionManager
-from .dialects import DIALECTS, EncodedEvent, EncodeOnce
+from .dialects import DIALECTS, EncodeOnce
 from .eventlog import LogHead
 from .events import Message
 from .exceptions import (
@@ -317,13 +317,8 @@ class SessionHub:
                 taken = True
         if groups is None:
             return taken
-        encoded: EncodedEvent | None = None
         for dialect, transports, sessions in groups.values():
-            if dialect == NATIVE_DIALECT:
-                texts: Sequence[str] = (self.encode(event),)
-            else:
-                encoded = encoded or EncodedEvent(event)
-                texts = encoded.frames(dialect)
+            texts = self.encode.frames(event, dialect)
             for text in texts:
                 failed = transports[0].write_many(transports, text)
                 if failed:

@@ -1,11 +1,12 @@
 """The thread-level broadcast and the per-connection path deliver alike, however interleaved.
 
 A property test drives the reference bridge and a :class:`SessionHub` over in-memory
-transports through random schedules — emits, subscribers joining fresh or resuming from an
-earlier seq, transports backing up and draining, failed writes — once with transports that
-offer the group write (:class:`~reference_impl.session.WritesMany`) and once with transports
-that do not. Every client must see the same frames in both runs: each seq of the thread once,
-in order, from where it (re)subscribed to the head.
+transports, native and ``ag-ui`` subscribers together, through random schedules — emits,
+subscribers joining fresh or resuming from an earlier seq, transports backing up and draining,
+broken connections — once with transports that offer the group write
+(:class:`~reference_impl.session.WritesMany`) and once with transports that do not. Every
+client must see the same frames in both runs: each seq of the thread once, in order, from
+where it (re)subscribed to the head.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,7 +26,10 @@ from reference_impl.session import SessionHub, WritesMany, WritesNow
 
 THREAD = "t-1"
 RUN = f"thread_{THREAD}_run_1700000000000_0badcafe"
-CLIENTS = 3
+#: One client per dialect: two native (they share a group write), one AG-UI (five frames per
+#: thinking event, each one group write).
+DIALECTS = ("native", "native", "ag-ui")
+CLIENTS = len(DIALECTS)
 
 
 class PeerTransport:
@@ -79,13 +83,14 @@ class PeerTransport:
 class BroadcastTransport(PeerTransport):
     """The same peer, with the group write of the thread broadcast."""
 
-    writes_many = 0
+    #: How many transports each group write went to.
+    group_sizes: ClassVar[list[int]] = []
 
     def ready_now(self) -> bool:
         return not self.backed_up and self.closed is None
 
     def write_many(self, transports: Sequence[Any], text: str) -> list[Any]:
-        BroadcastTransport.writes_many += 1
+        BroadcastTransport.group_sizes.append(len(transports))
         return [t for t in transports if not t._take(text)]
 
 
@@ -102,9 +107,11 @@ class Client:
     by itself when its session is closed (a broken connection).
     """
 
-    def __init__(self, hub: SessionHub, kind: type[PeerTransport]) -> None:
+    def __init__(self, hub: SessionHub, kind: type[PeerTransport], dialect: str) -> None:
         self.hub = hub
         self.kind = kind
+        self.dialect = dialect
+        self._next_part = 0
         #: One (start seq, seqs received) per subscription.
         self.segments: list[tuple[int, list[int]]] = []
         self.resumed: list[bool] = []
@@ -121,7 +128,18 @@ class Client:
         if self.transport is None:
             return
         frames = self.transport.frames
-        self.segments[-1][1].extend(f["seq"] for f in frames if f["type"] != "subscribed")
+        seqs = self.segments[-1][1]
+        for f in frames:
+            if f["type"] == "subscribed":
+                continue
+            if "parts" in f:
+                # The ag-ui dialect: one native seq is parts frames, numbered 0..parts-1, whole.
+                assert f["part"] == self._next_part, (f, self._next_part)
+                if f["part"] < f["parts"] - 1:
+                    self._next_part += 1
+                    continue
+                self._next_part = 0
+            seqs.append(f["seq"])
         frames.clear()
 
     async def subscribe(self, resume: bool) -> None:
@@ -129,7 +147,8 @@ class Client:
         last_seq = self.last_seq if resume and self.segments else None
         transport = self.transport = self.kind()
         self.task = asyncio.ensure_future(self.hub.serve(transport, peer="c"))
-        frame: dict[str, Any] = {"type": "subscribe", "thread_id": THREAD}
+        frame: dict[str, Any] = {"type": "subscribe", "thread_id": THREAD, "dialect": self.dialect}
+        self._next_part = 0
         if last_seq is not None:
             frame["last_seq"] = last_seq
 
@@ -210,7 +229,7 @@ async def play(schedule: list[Op], kind: type[PeerTransport]) -> list[Any]:
     manager = ConnectionManager()
     bridge = await create_bridge(connection_manager=manager, orchestrator=ReferenceOrchestrator())
     hub = SessionHub(bridge, manager, max_queue=10_000)
-    clients = [Client(hub, kind) for _ in range(CLIENTS)]
+    clients = [Client(hub, kind, dialect) for dialect in DIALECTS]
     await bridge.notify_agent_started(RUN, "a")
     head = 1
     away: set[int] = set()
@@ -266,9 +285,12 @@ async def test_the_broadcast_and_per_connection_paths_deliver_alike(schedule: li
 
 @pytest.mark.asyncio
 async def test_steady_subscribers_share_one_write_and_a_backed_up_one_takes_its_own_path() -> None:
-    before = BroadcastTransport.writes_many
+    BroadcastTransport.group_sizes.clear()
     schedule: list[Op] = [("emit", 5, 0), ("back_up", 1, 1), ("emit", 5, 0), ("yield", 3, 0)]
     segments = await play(schedule, BroadcastTransport)
     assert segments == [[(1, list(range(2, 12)))]] * CLIENTS
-    # One group write per event while steady (10), never one per subscriber (30).
-    assert 5 <= BroadcastTransport.writes_many - before <= 10
+    # The two native subscribers share one write per event while both are steady (the first
+    # five events); once one is backed up, the other is written alone. The ag-ui subscriber
+    # gets each of its frames in writes of its own dialect.
+    assert BroadcastTransport.group_sizes.count(2) == 5
+    assert max(BroadcastTransport.group_sizes) == 2
