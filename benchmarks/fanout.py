@@ -16,13 +16,22 @@ from .harness import BaselineSystem, FanoutOutcome, timed_fanout
 from .results import Measurement, Row
 from .systems import BridgeSystem
 
-__all__ = ["CPU_VS_BARE", "CPU_VS_SOCKETIO", "RATE_VS_BARE", "best_fanout", "run_fanout"]
+__all__ = [
+    "AGUI_VS_NATIVE",
+    "CPU_VS_BARE",
+    "CPU_VS_SOCKETIO",
+    "RATE_VS_BARE",
+    "best_fanout",
+    "run_fanout",
+]
 
 #: The issue's targets: the bridge against bare ``websockets`` by deliveries/s and by
 #: deliveries per server CPU-second, and against python-socketio by CPU.
 RATE_VS_BARE = 0.95
 CPU_VS_BARE = 0.85
 CPU_VS_SOCKETIO = 4.0
+#: The AG-UI dialect against the native one, by events delivered (rate and server CPU).
+AGUI_VS_NATIVE = 0.9
 
 
 async def best_fanout(
@@ -61,6 +70,7 @@ async def run_fanout(
     systems: dict[str, Callable[[], Any]] = {
         "bare websockets": lambda: BaselineSystem(BareWebsocketsServer()),
         "wsbridge": BridgeSystem,
+        "wsbridge ag-ui": lambda: BridgeSystem(dialect="ag-ui"),
     }
     if socketio and socketio_available():
         systems["python-socketio"] = lambda: BaselineSystem(SocketIOServer())
@@ -85,6 +95,21 @@ async def run_fanout(
         rows.append(
             Row(name, bridge, sio, target=None, correct=bridge_ok and sio_ok, note=_latency(sio))
         )
+    # The AG-UI dialect against the native one: the same events, each an envelope frame per
+    # AG-UI event (agent_thinking becomes five), delivered per second and per server CPU-second.
+    agui, agui_ok = results["wsbridge ag-ui"]
+    rows.append(
+        Row(f"{name} (AG-UI dialect)", agui, bridge, target=AGUI_VS_NATIVE, correct=agui_ok)
+    )
+    rows.append(
+        Row(
+            f"{name} (AG-UI dialect, server CPU)",
+            _per_cpu(agui),
+            _per_cpu(bridge),
+            target=AGUI_VS_NATIVE,
+            correct=agui_ok,
+        )
+    )
     # The same runs by server CPU: deliveries per CPU-second of the server process, steadier
     # than the wall clock when other work shares the machine.
     cpu = f"{name} (server CPU)"

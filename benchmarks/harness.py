@@ -137,6 +137,7 @@ async def timed_fanout(
                     thread_ids=(THREAD_ID,),
                     token=system.token,
                     timeout=timeout,
+                    dialect=getattr(system, "dialect", None),
                 )
                 handles.append(await spawn_clients(plan))
             await asyncio.gather(*(handle.ready() for handle in handles))

@@ -29,9 +29,12 @@ class BridgeSystem:
         *,
         backend: Any = None,
         bridge_options: dict[str, Any] | None = None,
+        dialect: str | None = None,
         **server_options: Any,
     ) -> None:
         self.kind: Kind = "bridge"
+        #: The dialect the clients subscribe in (``None``: native).
+        self.dialect = dialect
         self.backend = backend
         self.bridge_options = bridge_options or {}
         self.server_options = {"ping_interval": None, **server_options}

@@ -63,6 +63,8 @@ class ClientPlan:
     timeout: float = 60.0
     connect_concurrency: int = 100
     headers_for_thread: dict[str, str] = field(default_factory=dict)
+    #: Bridge clients: the subscribe frame's ``dialect`` (``None``: native).
+    dialect: str | None = None
 
 
 @dataclass
@@ -145,12 +147,33 @@ class _Client:
         monotonic = time.monotonic
         decode = self.decode
         recv = self.ws.recv
+        emitted_at: float | None = None
         while expected < end:
             message = decode(await recv())
             if message is None:
                 continue
             now = monotonic()
             seq = message.get("seq")
+            parts = message.get("parts")
+            if parts is not None:
+                # The ag-ui dialect: parts frames per seq, each carrying one AG-UI event; the
+                # reasoning delta carries the emit time. A seq counts once its last part came.
+                if seq != expected:
+                    self.error(f"expected seq {expected}, got {seq} (part {message.get('part')})")
+                    return
+                delta = message.get("event", {}).get("delta")
+                if isinstance(delta, str):
+                    emitted_at = float(delta)
+                if message.get("part") != parts - 1:
+                    continue
+                if expected == plan.first_seq and not self.report.first_receive:
+                    self.report.first_receive = now
+                if emitted_at is not None:
+                    latencies.append(now - emitted_at)
+                emitted_at = None
+                expected += 1
+                self.report.received += 1
+                continue
             if seq is None:
                 if message.get("type") in ("subscribed", "ping", "pong"):
                     continue
@@ -194,6 +217,8 @@ async def _bridge_handshake(client: _Client) -> None:
         frame["last_seq"] = client.plan.last_seq
     if client.plan.epoch is not None:
         frame["epoch"] = client.plan.epoch
+    if client.plan.dialect is not None:
+        frame["dialect"] = client.plan.dialect
     if not client.report.subscribe_sent:
         client.report.subscribe_sent = time.monotonic()
     client.ws.send(json.dumps(frame))
