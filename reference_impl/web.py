@@ -20,6 +20,8 @@ from functools import cache
 from importlib import resources
 from urllib.parse import urlsplit
 
+from .events import EVENTS, EventRole
+
 __all__ = ["STATIC_FILES", "HttpReply", "WebRoutes", "static_file"]
 
 #: The packaged static files (``reference_impl/static/``) and their content types.
@@ -133,6 +135,13 @@ class WebRoutes:
         )
 
     def page(self) -> bytes:
-        """The viewer page, with the WebSocket path filled in."""
-        template = static_file("viewer.html").decode()
-        return template.replace("{{ws_path}}", html.escape(self.ws_path, quote=True)).encode()
+        """The viewer page, with the WebSocket path and the event types that end a run (the
+        ``END`` rows of :data:`~reference_impl.events.EVENTS`) filled in."""
+        terminal = " ".join(EVENTS.with_role(EventRole.END))
+        return (
+            static_file("viewer.html")
+            .decode()
+            .replace("{{ws_path}}", html.escape(self.ws_path, quote=True))
+            .replace("{{terminal_types}}", html.escape(terminal, quote=True))
+            .encode()
+        )

@@ -22,6 +22,7 @@ from server_support import TIMEOUT, Lines, Stack, running_stack
 from pytest_wsbridge.cli import build_parser
 from reference_impl import cli
 from reference_impl.client import BridgeClient
+from reference_impl.events import EVENTS, EventRole
 from reference_impl.ids import generate_run_id
 from reference_impl.protocol import CloseCode
 
@@ -325,6 +326,32 @@ async def test_the_browser_client_hands_each_agui_event_on_once_across_a_cut_eve
     ]
     assert result["status"] == ["subscribed", "duplicate", "duplicate", "duplicate", "gap"]
     assert result["lastSeq"] == 4  # seq 5 is cut after part 1
+
+
+@pytest.mark.asyncio
+async def test_the_event_tables_terminal_types_end_a_run_in_the_viewer(page: Page) -> None:
+    """The page learns which types end a run from the server (the END rows of ``EVENTS``), so
+    a terminal type added to the table closes its run's card with no edit to the viewer."""
+    async with running_stack() as stack:
+        await page.goto(viewer_url(stack, "alice-1"))
+        await page.wait_for(f"{STATE}.status === 'live'")
+        listed = await page.evaluate("document.body.dataset.terminalTypes")
+        assert listed.split() == list(EVENTS.with_role(EventRole.END))
+        # What the page of a table with one more END row (agent_cancelled) would say, then
+        # frames handed to the viewer's own client as its socket would.
+        drawn = await page.evaluate(
+            f"""(() => {{
+              document.body.dataset.terminalTypes += ' agent_cancelled';
+              const client = window.wsbridgeViewer.client, epoch = {STATE}.epoch;
+              const ev = (seq, run, type) => client._receive(JSON.stringify({{type, seq, epoch,
+                  run_id: run, thread_id: 'alice-1', agent_name: 'a', payload: {{}}}}));
+              ev(1, 'r1', 'agent_started'); ev(2, 'r1', 'agent_cancelled');
+              ev(3, 'r2', 'agent_started'); ev(4, 'r2', 'custom');
+              return [...document.querySelectorAll('.run .badge')].map(
+                  b => [b.textContent, b.className]);
+            }})()"""
+        )
+    assert drawn == [["agent_cancelled", "badge badge-done"], ["running", "badge"]]
 
 
 def test_the_static_files_are_self_contained() -> None:

@@ -182,6 +182,12 @@
     $("gaps").textContent = String(state.gaps.length);
   }
 
+  /** The event types that end a run: the END rows of the bridge's event table, which the
+   * server writes into the page (body data-terminal-types). */
+  function terminalTypes() {
+    return (document.body.dataset.terminalTypes || "").split(" ");
+  }
+
   function onEvent(event, info) {
     var d = dialect === "ag-ui" ? describeAgui(event) : describeNative(event);
     state.events.push({
@@ -200,10 +206,11 @@
     row.appendChild(el("span", "detail", d.detail));
     card.list.appendChild(row);
     card.count += 1;
-    if (d.kind === "agent_completed" || d.kind === "agent_error") {
+    if (terminalTypes().indexOf(d.kind) >= 0) {
+      var failed = d.kind === "agent_error";
       card.done = true;
-      card.badge.textContent = d.kind === "agent_completed" ? "completed" : "error";
-      card.badge.className = "badge badge-" + (d.kind === "agent_completed" ? "done" : "error");
+      card.badge.textContent = d.kind === "agent_completed" ? "completed" : failed ? "error" : d.label;
+      card.badge.className = "badge badge-" + (failed ? "error" : "done");
     }
     row.scrollIntoView({ block: "nearest" });
     refresh();
