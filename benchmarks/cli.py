@@ -115,7 +115,10 @@ async def _run_all(args: argparse.Namespace) -> list[Row]:
             rows += agui.run_agui(events=args.agui_events, repeats=max(args.repeats, 3))
         elif name == "redis":
             rows += await redis_fanout.run_redis(
-                clients=args.redis_clients, events=args.redis_events, timeout=args.timeout
+                clients=args.redis_clients,
+                events=args.redis_events,
+                repeats=args.repeats,
+                timeout=args.timeout,
             )
         print(f"  {name}: {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
     return rows

@@ -22,6 +22,7 @@ __all__ = [
     "CPU_VS_SOCKETIO",
     "RATE_VS_BARE",
     "best_fanout",
+    "per_cpu",
     "run_fanout",
 ]
 
@@ -104,8 +105,8 @@ async def run_fanout(
     rows.append(
         Row(
             f"{name} (AG-UI dialect, server CPU)",
-            _per_cpu(agui),
-            _per_cpu(bridge),
+            per_cpu(agui),
+            per_cpu(bridge),
             target=AGUI_VS_NATIVE,
             correct=agui_ok,
         )
@@ -113,16 +114,16 @@ async def run_fanout(
     # The same runs by server CPU: deliveries per CPU-second of the server process, steadier
     # than the wall clock when other work shares the machine.
     cpu = f"{name} (server CPU)"
-    rows.append(Row(cpu, _per_cpu(bridge), _per_cpu(bare), target=CPU_VS_BARE, correct=bridge_ok))
+    rows.append(Row(cpu, per_cpu(bridge), per_cpu(bare), target=CPU_VS_BARE, correct=bridge_ok))
     if "python-socketio" in results:
         sio, sio_ok = results["python-socketio"]
         rows.append(
-            Row(cpu, _per_cpu(bridge), _per_cpu(sio), target=CPU_VS_SOCKETIO, correct=sio_ok)
+            Row(cpu, per_cpu(bridge), per_cpu(sio), target=CPU_VS_SOCKETIO, correct=sio_ok)
         )
     return rows
 
 
-def _per_cpu(measured: Measurement) -> Measurement:
+def per_cpu(measured: Measurement) -> Measurement:
     per_delivery = measured.details["server_cpu_us_per_delivery"]
     value = 1e6 / per_delivery if per_delivery else 0.0
     return Measurement(measured.system, value, "deliveries/CPU-s", measured.details)

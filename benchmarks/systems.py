@@ -8,6 +8,7 @@ backend unless one is given), serves it with :class:`reference_impl.server.Bridg
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from reference_impl import ConnectionManager, ReferenceOrchestrator, create_bridge
@@ -87,8 +88,14 @@ class TwoNodeSystem:
     token = None
 
     def __init__(self, redis_url: str) -> None:
+        from reference_impl.backends.redis import RedisBackend
+
         self.kind: Kind = "bridge"
-        self.nodes = [BridgeSystem(backend=redis_url) for _ in range(2)]
+        # A key prefix of its own: each round's thread starts at seq 1 on the same Redis.
+        prefix = f"bench-{uuid.uuid4().hex[:12]}:"
+        self.nodes = [
+            BridgeSystem(backend=RedisBackend(redis_url, key_prefix=prefix)) for _ in range(2)
+        ]
         self.urls: list[str] = []
         self.url = ""
 

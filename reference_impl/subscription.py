@@ -115,6 +115,20 @@ class SeqGate:
         self.last_seq = seq
         return True
 
+    def has_delivered(self, seq: int, epoch: str) -> bool:
+        """Whether :meth:`push` would drop an event at ``seq`` of ``epoch`` as a duplicate.
+
+        For a caller that can skip decoding such an event; ``False`` while holding.
+        """
+        last_seq = self.last_seq
+        return (
+            not self._holding
+            and last_seq is not None
+            and seq <= last_seq
+            and self.epoch is not None
+            and epoch == self.epoch
+        )
+
     def check_head(self, epoch: str, head_seq: int) -> Step:
         """Compare this gate with where its log stands (``epoch``, ``head_seq``).
 

@@ -67,10 +67,12 @@ async def test_a_retried_append_is_stored_once(
 ) -> None:
     real = backend._append
     calls = 0
+    windows: list[int] = []
 
     async def reply_lost_once(**kwargs: Any) -> Any:
         nonlocal calls
         calls += 1
+        windows.append(kwargs["args"][-1])
         result = await real(**kwargs)
         if calls == 1:
             raise RedisTimeoutError("reply lost")  # the script ran; the client never heard
@@ -79,6 +81,7 @@ async def test_a_retried_append_is_stored_once(
     monkeypatch.setattr(backend, "_append", reply_lost_once)
     message = await backend.append(draft())
     assert calls == 2
+    assert windows == [0, 16]  # only the retry looks for its token among the newest entries
     assert message.seq == 1
     assert [m.seq for m in await backend.read_after("t", 0)] == [1]
     assert (await backend.append(draft())).seq == 2
@@ -101,7 +104,10 @@ async def test_each_append_publishes_a_wakeup_with_the_event(backend: RedisBacke
         item = await asyncio.wait_for(first_message(), TIMEOUT)
         body = json.loads(item["data"])
         assert (body["t"], body["e"], body["s"]) == ("thread_ü_1", stored.epoch, 1)
-        assert decode_wakeup(item["data"]).message == stored
+        wakeup = decode_wakeup(item["data"])
+        assert (wakeup.thread_id, wakeup.epoch, wakeup.seq) == ("thread_ü_1", stored.epoch, 1)
+        assert wakeup.event() == stored
+        assert wakeup.message() == stored.to_dict()
     finally:
         await pubsub.aclose()
         await listener.aclose()

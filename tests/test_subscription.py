@@ -127,3 +127,14 @@ def test_check_head_of_a_gate_ahead_of_a_stale_head_does_nothing() -> None:
     gate = SeqGate(5, "e1")
     assert gate.check_head("e1", 3) == Step()
     assert not gate.holding
+
+
+def test_has_delivered_says_what_push_would_drop_as_a_duplicate() -> None:
+    gate = SeqGate(3, "e1")
+    assert [gate.has_delivered(seq, "e1") for seq in (1, 3, 4)] == [True, True, False]
+    assert not gate.has_delivered(2, "e2")  # another epoch: push asks for a resync
+    assert gate.push(ev(3)) == Step()  # agrees with push
+    assert not SeqGate().has_delivered(1, "e1")  # not anchored: push would deliver it
+    gate.push(ev(6))  # a gap: holding
+    assert gate.holding
+    assert not gate.has_delivered(2, "e1")  # holding: push decides

@@ -27,13 +27,14 @@ epoch, so clients that resume with the old one get ``resync_required``.
 Every call is bounded: ``attempts`` tries of at most ``timeout`` seconds each, with
 ``retry_delay`` doubling between them; then :class:`BackendUnavailableError`. An append is
 retried safely: it carries a token, and a retry whose first attempt did reach Redis returns
-the stored event instead of adding it twice (the token is looked for among the thread's 16
-newest entries).
+the stored event instead of adding it twice (a retry looks for the token among the thread's 16
+newest entries; a first attempt, whose token is new, does not look).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from importlib.resources import files
@@ -79,6 +80,17 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
 )
 # How many of a thread's newest entries an append searches for its own token on a retry.
 _TOKEN_WINDOW = 16
+
+
+if sys.version_info >= (3, 11):
+
+    async def _bounded(awaitable: Awaitable[T], seconds: float) -> T:
+        """``wait_for`` without the task it creates before Python 3.12."""
+        async with asyncio.timeout(seconds):
+            return await awaitable
+
+else:  # pragma: no cover - Python 3.10
+    _bounded = asyncio.wait_for
 
 
 def _script(name: str) -> str:
@@ -156,7 +168,7 @@ class RedisBackend:
             if attempt:
                 await asyncio.sleep(self.retry_delay * 2 ** (attempt - 1))
             try:
-                return await asyncio.wait_for(operation(), self.timeout)
+                return await _bounded(operation(), self.timeout)
             except _TRANSIENT as exc:
                 last = exc
             except RedisError as exc:
@@ -252,11 +264,16 @@ class RedisBackend:
             draft.run_id,
             self.registry_ttl_ms,
             self.tombstone_ttl_ms,
-            _TOKEN_WINDOW,
         ]
-        seq, stored_epoch, _retried = await self._call(
-            "append", lambda: self._append(keys=keys, args=args)
-        )
+        window = 0  # a fresh token cannot be stored yet: only a retry looks for it
+
+        def attempt() -> Awaitable[Any]:
+            nonlocal window
+            result = self._append(keys=keys, args=[*args, window])
+            window = _TOKEN_WINDOW
+            return result
+
+        seq, stored_epoch, _retried = await self._call("append", attempt)
         return draft.stamp(int(seq), str(stored_epoch))
 
     async def read_after(

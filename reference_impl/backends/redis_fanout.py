@@ -325,11 +325,22 @@ class RedisFanout:
         except ValueError:
             logger.warning("ignoring a foreign message on %r", self.backend.channel)
             return
-        if not self._has_local(wakeup.thread_id):
-            self._forget(wakeup.thread_id)
+        thread_id = wakeup.thread_id
+        if not self._has_local(thread_id):
+            self._forget(thread_id)
+            return
+        state = self._threads.get(thread_id)
+        if state is not None and state.gate.has_delivered(wakeup.seq, wakeup.epoch):
+            # This node's own event (sent directly) or a repeat: dropped before it is parsed.
+            state.gate.duplicates += 1
             return
         try:
-            await self._offer(wakeup.thread_id, wakeup.message.to_dict())
+            message = wakeup.message()
+        except ValueError:
+            logger.warning("ignoring a foreign message on %r", self.backend.channel)
+            return
+        try:
+            await self._offer(thread_id, message)
         except Exception:
             # One connection manager failure must not stop fan-out to every other thread.
             logger.exception("delivering seq %d of thread %r failed", wakeup.seq, wakeup.thread_id)

@@ -2,18 +2,22 @@
 -- KEYS: 1 meta (hash epoch, seq)  2 log (stream, IDs "<seq>-0")  3 run  4 gone  5 runs (zset)
 -- ARGV: 1 draft JSON  2 idempotency token  3 epoch to use if the thread has none  4 maxlen
 --       5 log TTL ms  6 wake-up channel  7 thread id  8 run id  9 registry TTL ms
---       10 tombstone ms  11 how many newest entries to search for the token
+--       10 tombstone ms  11 how many newest entries to search for the token (0 on a first
+--       attempt: its token is new)
 -- Returns {seq, epoch, 1 if this token was already appended (a retry) else 0}.
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 local seq
 if epoch then
   -- A retried append whose first attempt did run: answer with the stored event, once.
-  local recent = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', tonumber(ARGV[11]))
-  for _, entry in ipairs(recent) do
-    local fields = entry[2]
-    for i = 1, #fields, 2 do
-      if fields[i] == 'k' and fields[i + 1] == ARGV[2] then
-        return {tonumber(string.match(entry[1], '^(%d+)')), epoch, 1}
+  local window = tonumber(ARGV[11])
+  if window > 0 then
+    local recent = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', window)
+    for _, entry in ipairs(recent) do
+      local fields = entry[2]
+      for i = 1, #fields, 2 do
+        if fields[i] == 'k' and fields[i + 1] == ARGV[2] then
+          return {tonumber(string.match(entry[1], '^(%d+)')), epoch, 1}
+        end
       end
     end
   end
