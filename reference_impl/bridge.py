@@ -14,7 +14,7 @@ import logging
 import time
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,10 +22,10 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticSerializationError
 
 from .backends import open_backend
-from .backends.base import Backend, Fanout, SharedBackend
+from .backends.base import Backend, ChecksRegistry, Fanout, SharedBackend
 from .backends.memory import MemoryBackend
 from .connections import SendsToThread
-from .events import CALL_KEY, EVENTS, EventDraft, EventSpec, EventTable, NotifyMethods
+from .events import CALL_KEY, EVENTS, EventDraft, EventMessage, EventSpec, EventTable, NotifyMethods
 from .exceptions import (
     InvalidEventError,
     LifecycleError,
@@ -112,6 +112,10 @@ class AgentWebSocketBridge(NotifyMethods[DeliveryReceipt]):
         self.connection_manager = connection_manager
         self.orchestrator = orchestrator
         self.backend: Backend = backend if backend is not None else MemoryBackend()
+        # A backend that checks the registry as it appends saves a lookup per event.
+        self._append_checked: Callable[[EventDraft], Awaitable[EventMessage]] | None = (
+            self.backend.append_checked if isinstance(self.backend, ChecksRegistry) else None
+        )
         self.fanout = fanout
         self._sender: SendsToThread = fanout if fanout is not None else connection_manager
         self.max_payload_bytes = max_payload_bytes
@@ -201,11 +205,42 @@ class AgentWebSocketBridge(NotifyMethods[DeliveryReceipt]):
         except InvalidEventError:
             self.metrics.rejected_events += 1
             raise
-        thread_id = await self.resolve_thread(run_id)
+        thread_id = thread_id_from_run_id(run_id) if self._append_checked is not None else None
+        if thread_id is None:
+            thread_id = await self.resolve_thread(run_id)
+            return await self._emit_to(thread_id, spec, run_id, agent_name, arguments, called)
+        # A standard run id names its thread; the backend checks in the same step as the append
+        # that the registry does not name another (one round trip fewer on Redis).
+        try:
+            return await self._emit_to(
+                thread_id, spec, run_id, agent_name, arguments, called, check_registry=True
+            )
+        except _RegisteredElsewhere as elsewhere:
+            return await self._emit_to(
+                elsewhere.thread_id, spec, run_id, agent_name, arguments, called
+            )
+
+    async def _emit_to(
+        self,
+        thread_id: str,
+        spec: EventSpec,
+        run_id: str,
+        agent_name: str,
+        arguments: Mapping[str, Any],
+        called: float,
+        *,
+        check_registry: bool = False,
+    ) -> DeliveryReceipt:
         draft = self._validated_draft(spec, run_id, thread_id, agent_name, arguments)
         async with self._thread_lock(thread_id):
             run = self._check_lifecycle(draft)
-            message = await self.backend.append(draft)
+            if check_registry and self._append_checked is not None:
+                try:
+                    message = await self._append_checked(draft)
+                except RegistryConflictError as exc:
+                    raise _RegisteredElsewhere(exc.registered_thread_id) from exc
+            else:
+                message = await self.backend.append(draft)
             self.metrics.emitted += 1
             if run is not None:
                 run.advance(draft.type, draft.payload.get(CALL_KEY))
@@ -337,6 +372,14 @@ def _notify_method(cls: type[Any], spec: EventSpec) -> Callable[..., Any]:
 
 
 install_notify_methods(AgentWebSocketBridge)
+
+
+class _RegisteredElsewhere(Exception):
+    """A standard run id whose registration names another thread: emit there instead."""
+
+    def __init__(self, thread_id: str) -> None:
+        super().__init__(thread_id)
+        self.thread_id = thread_id
 
 
 class _HeldLock:

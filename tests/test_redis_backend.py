@@ -19,9 +19,14 @@ from server_support import SLACK, TIMEOUT
 
 from reference_impl import (
     BackendUnavailableError,
+    ConnectionManager,
     EventDraft,
     EventType,
+    ReferenceOrchestrator,
+    RegistryConflictError,
     ResyncRequired,
+    create_bridge,
+    generate_run_id,
 )
 from reference_impl.backends.redis import RedisBackend, decode_wakeup
 
@@ -72,7 +77,7 @@ async def test_a_retried_append_is_stored_once(
     async def reply_lost_once(**kwargs: Any) -> Any:
         nonlocal calls
         calls += 1
-        windows.append(kwargs["args"][-1])
+        windows.append(kwargs["args"][-2])
         result = await real(**kwargs)
         if calls == 1:
             raise RedisTimeoutError("reply lost")  # the script ran; the client never heard
@@ -152,3 +157,51 @@ async def test_redis_restart_means_a_new_epoch_and_an_outage_fails_loudly(
             await backend.read_after("t", old.seq, old.epoch)
     finally:
         await backend.close()
+
+
+@pytest.mark.asyncio
+async def test_append_checked_refuses_a_run_registered_to_another_thread(
+    backend: RedisBackend,
+) -> None:
+    await backend.register("run-1", "elsewhere")
+    with pytest.raises(RegistryConflictError) as info:
+        await backend.append_checked(draft("t", "run-1"))
+    assert (info.value.registered_thread_id, info.value.requested_thread_id) == ("elsewhere", "t")
+    assert (await backend.head("t")).head_seq == 0  # nothing stored
+    assert (await backend.append_checked(draft("elsewhere", "run-1"))).seq == 1
+    assert (await backend.append_checked(draft("t", "run-unregistered"))).seq == 1
+
+
+@pytest.mark.asyncio
+async def test_a_redis_bridge_resolves_a_standard_run_id_without_a_lookup_registry_first(
+    redis_server: RedisServer, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manager = ConnectionManager()
+    bridge = await create_bridge(
+        connection_manager=manager,
+        orchestrator=ReferenceOrchestrator(),
+        backend=RedisBackend(redis_server.url, key_prefix=redis_prefix),
+    )
+    try:
+        lookups: list[str] = []
+        real = bridge.backend.get_thread
+
+        async def counted(run_id: str) -> Any:
+            lookups.append(run_id)
+            return await real(run_id)
+
+        monkeypatch.setattr(bridge.backend, "get_thread", counted)
+        standard = generate_run_id("encoded")
+        assert (await bridge.notify_custom(standard, "agent", {"n": 1})).thread_id == "encoded"
+        assert lookups == []  # checked inside the append: one round trip
+        # The registry still comes first: a registration elsewhere wins over the format.
+        moved = generate_run_id("encoded")
+        await bridge.backend.register(moved, "registered")
+        receipt = await bridge.notify_custom(moved, "agent", {"n": 2})
+        assert (receipt.thread_id, receipt.seq) == ("registered", 1)
+        assert (await bridge.backend.head("encoded")).head_seq == 1  # not stored there
+        await bridge.register_run("run_plain", "plain")
+        assert (await bridge.notify_custom("run_plain", "agent", {})).thread_id == "plain"
+        assert lookups == ["run_plain"]  # a non-standard id is looked up
+    finally:
+        await bridge.close()

@@ -15,7 +15,7 @@ from ..eventlog import LogHead
 from ..events import EventDraft, EventMessage
 from ..registry import Lookup
 
-__all__ = ["Backend", "Fanout", "SharedBackend"]
+__all__ = ["Backend", "ChecksRegistry", "Fanout", "SharedBackend"]
 
 
 @runtime_checkable
@@ -76,4 +76,19 @@ class SharedBackend(Backend, Protocol):
         """Return this node's fan-out to ``connection_manager``, started; raise
         :class:`~reference_impl.exceptions.BackendUnavailableError` if the store does not
         answer within the backend's bounds."""
+        ...
+
+
+@runtime_checkable
+class ChecksRegistry(Protocol):
+    """A backend whose append can check the registry in the same step (one round trip).
+
+    The bridge then resolves a standard run id without a lookup: it appends to the thread
+    the id names, unless the registry names another one (registry first, as always).
+    """
+
+    async def append_checked(self, draft: EventDraft) -> EventMessage:
+        """:meth:`Backend.append`, unless ``draft.run_id`` is registered to a thread other
+        than ``draft.thread_id``: then raise
+        :class:`~reference_impl.exceptions.RegistryConflictError` and store nothing."""
         ...

@@ -243,6 +243,15 @@ class RedisBackend:
     # -- event log -----------------------------------------------------------------------------
 
     async def append(self, draft: EventDraft) -> EventMessage:
+        return await self._append_draft(draft, check_registry=False)
+
+    async def append_checked(self, draft: EventDraft) -> EventMessage:
+        """Append, unless the draft's run is registered to another thread: then raise
+        :class:`RegistryConflictError` (nothing stored). One round trip where a lookup and an
+        append take two (see :class:`~reference_impl.backends.base.ChecksRegistry`)."""
+        return await self._append_draft(draft, check_registry=True)
+
+    async def _append_draft(self, draft: EventDraft, *, check_registry: bool) -> EventMessage:
         thread_id = draft.thread_id
         token = uuid.uuid4().hex
         epoch = new_epoch()
@@ -266,14 +275,17 @@ class RedisBackend:
             self.tombstone_ttl_ms,
         ]
         window = 0  # a fresh token cannot be stored yet: only a retry looks for it
+        check = int(check_registry)
 
         def attempt() -> Awaitable[Any]:
             nonlocal window
-            result = self._append(keys=keys, args=[*args, window])
+            result = self._append(keys=keys, args=[*args, window, check])
             window = _TOKEN_WINDOW
             return result
 
-        seq, stored_epoch, _retried = await self._call("append", attempt)
+        seq, stored_epoch, outcome = await self._call("append", attempt)
+        if int(outcome) == 2:
+            raise RegistryConflictError(draft.run_id, str(stored_epoch), thread_id)
         return draft.stamp(int(seq), str(stored_epoch))
 
     async def read_after(

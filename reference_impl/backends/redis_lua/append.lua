@@ -3,8 +3,13 @@
 -- ARGV: 1 draft JSON  2 idempotency token  3 epoch to use if the thread has none  4 maxlen
 --       5 log TTL ms  6 wake-up channel  7 thread id  8 run id  9 registry TTL ms
 --       10 tombstone ms  11 how many newest entries to search for the token (0 on a first
---       attempt: its token is new)
--- Returns {seq, epoch, 1 if this token was already appended (a retry) else 0}.
+--       attempt: its token is new)  12 1: refuse if the run is registered to another thread
+-- Returns {seq, epoch, 1 if this token was already appended (a retry) else 0}, or
+-- {0, the other thread, 2} when ARGV[12] refused it (nothing was written).
+local registered = redis.call('GET', KEYS[3])
+if ARGV[12] == '1' and registered and registered ~= ARGV[7] then
+  return {0, registered, 2}
+end
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 local seq
 if epoch then
@@ -36,7 +41,7 @@ local log_ttl = tonumber(ARGV[5])
 redis.call('PEXPIRE', KEYS[1], log_ttl)
 redis.call('PEXPIRE', KEYS[2], log_ttl)
 -- A run that emits is alive: refresh its registration.
-if redis.call('GET', KEYS[3]) == ARGV[7] then
+if registered == ARGV[7] then
   local ttl = tonumber(ARGV[9])
   local now = redis.call('TIME')
   redis.call('PEXPIRE', KEYS[3], ttl)
