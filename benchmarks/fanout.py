@@ -117,9 +117,7 @@ async def run_fanout(
     rows.append(Row(cpu, per_cpu(bridge), per_cpu(bare), target=CPU_VS_BARE, correct=bridge_ok))
     if "python-socketio" in results:
         sio, sio_ok = results["python-socketio"]
-        rows.append(
-            Row(cpu, per_cpu(bridge), per_cpu(sio), target=CPU_VS_SOCKETIO, correct=sio_ok)
-        )
+        rows.append(Row(cpu, per_cpu(bridge), per_cpu(sio), target=CPU_VS_SOCKETIO, correct=sio_ok))
     return rows
 
 

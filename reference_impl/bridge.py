@@ -215,9 +215,9 @@ class AgentWebSocketBridge(NotifyMethods[DeliveryReceipt]):
             return await self._emit_to(
                 thread_id, spec, run_id, agent_name, arguments, called, check_registry=True
             )
-        except _RegisteredElsewhere as elsewhere:
+        except RegistryConflictError as elsewhere:  # only append_checked raises it here
             return await self._emit_to(
-                elsewhere.thread_id, spec, run_id, agent_name, arguments, called
+                elsewhere.registered_thread_id, spec, run_id, agent_name, arguments, called
             )
 
     async def _emit_to(
@@ -235,10 +235,7 @@ class AgentWebSocketBridge(NotifyMethods[DeliveryReceipt]):
         async with self._thread_lock(thread_id):
             run = self._check_lifecycle(draft)
             if check_registry and self._append_checked is not None:
-                try:
-                    message = await self._append_checked(draft)
-                except RegistryConflictError as exc:
-                    raise _RegisteredElsewhere(exc.registered_thread_id) from exc
+                message = await self._append_checked(draft)
             else:
                 message = await self.backend.append(draft)
             self.metrics.emitted += 1
@@ -372,14 +369,6 @@ def _notify_method(cls: type[Any], spec: EventSpec) -> Callable[..., Any]:
 
 
 install_notify_methods(AgentWebSocketBridge)
-
-
-class _RegisteredElsewhere(Exception):
-    """A standard run id whose registration names another thread: emit there instead."""
-
-    def __init__(self, thread_id: str) -> None:
-        super().__init__(thread_id)
-        self.thread_id = thread_id
 
 
 class _HeldLock:
