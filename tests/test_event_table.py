@@ -36,8 +36,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_every_built_in_type_has_a_row() -> None:
-    assert [kind.value for kind in EventType] == list(EVENTS.types)
-    assert len(EVENTS) == len(EventType)
+    # In table order; a row added later needs no EventType member (adding a type is one edit).
+    built_in = [kind.value for kind in EventType]
+    assert [kind for kind in EVENTS.types if kind in built_in] == built_in
 
 
 @pytest.mark.parametrize("spec", list(EVENTS), ids=lambda spec: spec.type)

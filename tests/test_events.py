@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from reference_impl.events import (
+    EVENTS,
     PAYLOAD_MODELS,
     TERMINAL_EVENT_TYPES,
     AgentStartedPayload,
@@ -60,7 +61,8 @@ def draft(kind: str = "agent_thinking", **overrides: Any) -> EventDraft:
 
 
 def test_every_type_has_a_payload_model() -> None:
-    assert set(PAYLOAD_MODELS) == set(EventType)
+    assert set(PAYLOAD_MODELS) == set(EVENTS.types)
+    assert set(PAYLOAD_MODELS) >= set(EventType)
     assert {"agent_completed", "agent_error"} == TERMINAL_EVENT_TYPES
 
 
