@@ -21,6 +21,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from reference_impl.events import NOTIFY_PREFIX, event_type_of
 from reference_impl.ids import thread_id_from_run_id
+from reference_impl.text import short
 
 from .fakes import normalize_message
 
@@ -439,12 +440,3 @@ def _bind(
     named = dict(zip(("run_id", "thread_id"), args[:2], strict=False))
     named.update(kwargs)
     return named
-
-
-def short(value: object, limit: int = 120) -> str:
-    """``repr`` cut to ``limit`` characters; an exception as ``Type('message')``."""
-    if isinstance(value, BaseException):
-        text = f"{type(value).__name__}({str(value)!r})"
-    else:
-        text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from .exceptions import ProtocolError
+from .text import short
 
 __all__ = [
     "CLOSE_CODES",
@@ -335,7 +336,7 @@ def parse_client_frame(
     if kind not in _CLIENT_TYPES:
         raise ProtocolError(
             ErrorCode.UNKNOWN_TYPE.value,
-            f"unknown frame type {_short(kind)}; expected one of {', '.join(_CLIENT_TYPES)}",
+            f"unknown frame type {short(kind, 60)}; expected one of {', '.join(_CLIENT_TYPES)}",
         )
     try:
         return _CLIENT_FRAME.validate_python(data)
@@ -347,11 +348,6 @@ def parse_client_frame(
         raise ProtocolError(
             ErrorCode.INVALID_FRAME.value, f"invalid {kind} frame: {problems}"
         ) from None
-
-
-def _short(value: object, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def encode_frame(frame: BaseModel) -> str:

@@ -19,7 +19,7 @@ from pytest_wsbridge.checks import (
     undelivered_threads,
 )
 from pytest_wsbridge.fakes import FakeConnectionManager
-from pytest_wsbridge.ledger import AwaitableResult, Ledger
+from pytest_wsbridge.ledger import AwaitableResult, Ledger, short
 from reference_impl import ConnectionManager, ReferenceOrchestrator, create_bridge, generate_run_id
 
 
@@ -263,3 +263,10 @@ async def test_sends_during_a_call_are_attributed_to_it_whatever_the_message() -
     assert "sent to thread 'run_xyz789' (the run id itself: the run-id fallback)" in (
         violation.events[0].what
     )
+
+
+def test_short_names_a_value_or_an_exception_within_its_limit() -> None:
+    assert short({"a": 1}) == "{'a': 1}"
+    assert short(ValueError("boom")) == "ValueError('boom')"
+    assert short("y" * 300) == repr("y" * 300)[:117] + "..."
+    assert len(short(list(range(100)), 20)) == 20

@@ -72,6 +72,13 @@ def test_bad_client_frames_raise_protocol_errors(
     assert caught.value.code == code.value
 
 
+def test_an_unknown_frame_type_is_named_cut_to_60_characters() -> None:
+    with pytest.raises(ProtocolError) as caught:
+        parse_client_frame(json.dumps({"type": "x" * 200}))
+    named = str(caught.value).split("unknown frame type ", 1)[1].split("; expected", 1)[0]
+    assert named == repr("x" * 200)[:57] + "..."
+
+
 def test_server_frames_encode_to_compact_json() -> None:
     text = encode_frame(SubscribedFrame(thread_id="a", epoch="e", head_seq=3, recovered=2))
     assert json.loads(text) == {
