@@ -455,23 +455,26 @@ def _interrupts(value: Any, path: str, out: list[Problem]) -> None:
         )
 
 
-_SUCCESS_OUTCOME = Shape(
-    "RunFinishedSuccessOutcome", {"type": _str, "pendingToolCallIds": _array(_str)}, ("type",)
+def _success_without(key: str, rule: str, message: str, shape: Check) -> Check:
+    """A success outcome must not carry ``key``: report ``rule``, drop the key, check ``shape``."""
+
+    def check(value: Any, path: str, out: list[Problem]) -> None:
+        if key in value:
+            out.append((rule, f"{path}.{key}", message))
+            value = {k: v for k, v in value.items() if k != key}
+        shape(value, path, out)
+
+    return check
+
+
+_success_outcome = _success_without(
+    "interrupts",
+    "run.success-with-interrupts",
+    "a success outcome has no interrupts",
+    Shape(
+        "RunFinishedSuccessOutcome", {"type": _str, "pendingToolCallIds": _array(_str)}, ("type",)
+    ),
 )
-
-
-def _success_outcome(value: Any, path: str, out: list[Problem]) -> None:
-    if "interrupts" in value:
-        out.append(
-            (
-                "run.success-with-interrupts",
-                f"{path}.interrupts",
-                "a success outcome has no interrupts",
-            )
-        )
-        value = {k: v for k, v in value.items() if k != "interrupts"}
-    _SUCCESS_OUTCOME(value, path, out)
-
 
 _RUN_OUTCOME = _union(
     "RunFinishedOutcome",
@@ -487,20 +490,12 @@ _RUN_OUTCOME = _union(
     unknown_rule="run.outcome-value",
 )  # fmt: skip
 
-_SUBAGENT_SUCCESS = Shape("SubagentFinishedSuccessOutcome", {"type": _str}, ("type",))
-
-
-def _subagent_success(value: Any, path: str, out: list[Problem]) -> None:
-    if "interruptIds" in value:
-        out.append(
-            (
-                "subagent.success-interrupt-ids",
-                f"{path}.interruptIds",
-                "a success outcome attaches no interrupt ids",
-            )
-        )
-        value = {k: v for k, v in value.items() if k != "interruptIds"}
-    _SUBAGENT_SUCCESS(value, path, out)
+_subagent_success = _success_without(
+    "interruptIds",
+    "subagent.success-interrupt-ids",
+    "a success outcome attaches no interrupt ids",
+    Shape("SubagentFinishedSuccessOutcome", {"type": _str}, ("type",)),
+)
 
 
 _SUBAGENT_OUTCOME = _union(
