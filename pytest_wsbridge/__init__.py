@@ -2,8 +2,9 @@
 
 What a user's own tests and tools import: the fakes (a truthful connection manager with fault
 injection, orchestrator stand-ins), the fixture's server type, the report types, the ledger,
-and the plugin's exceptions. The plugin itself (``pytest11: wsbridge``) is
-:mod:`pytest_wsbridge.plugin`; the compliance suite is :mod:`pytest_wsbridge.compliance`.
+and the plugin's exceptions (``AguiError`` is what the AG-UI readers raise). The plugin itself
+(``pytest11: wsbridge``) is :mod:`pytest_wsbridge.plugin`; the compliance suite is
+:mod:`pytest_wsbridge.compliance`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 # One version for the distribution: reference_impl.__version__ (pyproject.toml reads it too).
 from reference_impl import __version__
 
+from .agui.exceptions import AguiError
 from .agui.readers import AguiStream
 from .agui.testing import AguiCollector, assert_agui_conformant, record_agui_stream
 from .checks import EventRef, FailFastOutcome, Violation
@@ -37,6 +39,7 @@ from .report import SessionReport, TestRecord
 
 __all__ = [
     "AguiCollector",
+    "AguiError",
     "AguiStream",
     "CaseError",
     "ComplianceFailed",

@@ -86,6 +86,7 @@ CONTRACT = [
 
 
 PLUGIN_SURFACE = [
+    "AguiError",  # what a user of the AG-UI readers catches
     "FakeConnectionManager",
     "HangingOrchestrator",
     "UnhealthyOrchestrator",
