@@ -28,7 +28,7 @@ from .demo import DEMO_THREAD, DEMO_TOKEN, DEMO_USER, run_demo
 from .display import format_event
 from .exceptions import BackendUnavailableError, ResyncRequired, WsBridgeError
 from .orchestrator import ReferenceOrchestrator
-from .server import BridgeServer
+from .server import WILDCARD_HOSTS, BridgeServer
 
 __all__ = [
     "add_commands",
@@ -36,7 +36,6 @@ __all__ = [
     "parse_owner",
     "parse_redis_url",
     "parse_token",
-    "reachable_host",
     "serve",
     "tail",
     "viewer_url",
@@ -165,18 +164,6 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     tail_parser.set_defaults(func=lambda args: asyncio.run(tail(args)))
 
 
-_WILDCARDS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
-"""Addresses that mean "every address", and the loopback address of the same family."""
-
-
-def reachable_host(host: str) -> str:
-    """The host to print in a URL for a server listening on ``host``: one a browser or client on
-    this machine can open. A wildcard address becomes the loopback address of its family (a
-    browser cannot open ``0.0.0.0``); an IPv6 address gets its brackets."""
-    name = _WILDCARDS.get(host, host)
-    return f"[{name}]" if ":" in name else name
-
-
 def viewer_url(http_url: str, thread_id: str, token: str | None = None) -> str:
     """The live viewer's URL for ``thread_id`` on the server at ``http_url``."""
     query = {"thread": thread_id, **({"token": token} if token else {})}
@@ -299,10 +286,9 @@ async def serve(
     demo_stop = asyncio.Event()
     try:
         await server.start(args.host, args.port)
-        address = f"{reachable_host(args.host)}:{server.port}"
-        ws_url, http_url = f"ws://{address}", f"http://{address}"
+        ws_url, http_url = server.url, server.http_url
         listening = (
-            f" (listening on {args.host or 'every address'})" if args.host in _WILDCARDS else ""
+            f" (listening on {args.host or 'every address'})" if args.host in WILDCARD_HOSTS else ""
         )
         _say(out, f"wsbridge: serving {ws_url}{listening}")
         if relay is not None:

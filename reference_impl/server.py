@@ -30,7 +30,19 @@ from .protocol import CloseCode
 from .session import RunStarter, SessionHub
 from .web import WebRoutes
 
-__all__ = ["BridgeServer"]
+__all__ = ["WILDCARD_HOSTS", "BridgeServer", "reachable_host"]
+
+WILDCARD_HOSTS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
+"""Addresses that mean "every address", and the loopback address of the same family."""
+
+
+def reachable_host(host: str) -> str:
+    """The host to put in a URL for a server listening on ``host``: one a browser or client on
+    this machine can open. A wildcard address becomes the loopback address of its family (a
+    browser cannot open ``0.0.0.0``); an IPv6 address gets its brackets."""
+    name = WILDCARD_HOSTS.get(host, host)
+    return f"[{name}]" if ":" in name else name
+
 
 logger = logging.getLogger("reference_impl.server")
 
@@ -189,10 +201,11 @@ class BridgeServer:
 
     @property
     def url(self) -> str:
-        """``ws://HOST:PORT`` of the running server."""
+        """``ws://HOST:PORT`` of the running server, with a host a client on this machine can
+        open (:func:`reachable_host`: ``0.0.0.0`` reads ``127.0.0.1``)."""
         if self._server is None:
             raise RuntimeError("the server is not started")
-        return f"ws://{self.host}:{self.port}"
+        return f"ws://{reachable_host(self.host)}:{self.port}"
 
     async def start(self, host: str | None = None, port: int | None = None) -> None:
         """Listen on ``host``:``port`` (port 0: the OS chooses; read it back from ``port``)."""

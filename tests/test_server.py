@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 
 import pytest
 from server_support import closed_code, raw, recv, running_stack, send, subscribe
@@ -300,3 +301,24 @@ async def test_websockets_13_eof_quirks_end_the_session_quietly(quirk: type) -> 
     transport = _WebSocketTransport.__new__(_WebSocketTransport)
     transport.connection = Connection()  # type: ignore[assignment]
     assert await transport.receive() is None
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.asyncio
+@pytest.mark.skipif(not _ipv6_loopback(), reason="this machine has no IPv6 loopback (::1)")
+async def test_the_servers_url_is_one_a_client_can_open_for_an_ipv6_address() -> None:
+    # The URL's host comes from server.reachable_host (0.0.0.0 reads 127.0.0.1; IPv6 gets its
+    # brackets), the one rule the CLI prints too; ::1 is the loopback way to see it wired in.
+    async with running_stack(host="::1") as stack:
+        assert stack.server.url == f"ws://[::1]:{stack.server.port}"
+        assert stack.server.http_url == f"http://[::1]:{stack.server.port}"
+        async with raw(stack.server.url) as ws:
+            assert (await subscribe(ws, "alice-1"))["type"] == "subscribed"
