@@ -120,11 +120,11 @@ def test_the_factory_can_come_from_the_ini_and_the_json_report_keeps_the_session
     result = project.runpytest(
         "--wsbridge-compliance", "-k", "own or WSB-4", "-p", "no:cacheprovider"
     )
-    result.assert_outcomes(passed=11)
+    result.assert_outcomes(passed=12)
     data = json.loads((project.path / "out.json").read_text(encoding="utf-8"))
     assert data["bridge"]["factory"] == "reference_impl:create_bridge"
     assert set(data["index"].values()) == {"OK"}
-    assert len(data["index"]) == 10
+    assert len(data["index"]) == 11
     assert data["session"]["summary"]["tests_checked"] == 1
 
 

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reference_impl import check_run_lifecycle, check_thread_sequence
+from reference_impl.agui import Validator
+from reference_impl.agui.dialect import to_agui
 
 from .harness import CaseContext, describe, kinds, label
 from .model import Outcome, case
@@ -249,3 +251,28 @@ async def before_start(ctx: CaseContext) -> Outcome:
 )
 async def unpaired_tool(ctx: CaseContext) -> Outcome:
     return await _misuse(ctx, "lifecycle-10", [("agent_started", {})], "unpaired")
+
+
+@case(
+    "lifecycle",
+    11,
+    "A full run reads as a conformant AG-UI 1.1 run (the ag-ui dialect)",
+    "the six events of a well-formed run, as the reference server's ag-ui dialect writes them "
+    "(reference_impl.agui.dialect), judged by the AG-UI 1.1 validator: OK when no rule is "
+    "broken",
+)
+async def agui_conformant(ctx: CaseContext) -> Outcome:
+    connection = await ctx.connect("lifecycle-11")
+    await ctx.full_run(await ctx.new_run("lifecycle-11"))
+    await ctx.settle(lambda: len(connection.messages) >= 6)
+    if len(connection.messages) < 6:
+        return Outcome.failed(f"only {len(connection.messages)} of the run's 6 events arrived")
+    events = [event for message in connection.messages for event in to_agui(message)]
+    validator = Validator()
+    validator.feed_many(events)
+    validator.finish()
+    broken = validator.report().violations
+    if broken:
+        shown = "; ".join(str(finding) for finding in broken[:5])
+        return Outcome.failed(f"{len(broken)} AG-UI rule(s) broken: {shown}")
+    return Outcome.ok(f"the run's {len(events)} AG-UI events break no 1.1 rule")
