@@ -121,6 +121,44 @@ def test_serve_demo_and_tail_as_subprocesses() -> None:
     assert "Traceback" not in stderr
 
 
+def test_tail_into_a_reader_that_stops_early_ends_quietly() -> None:
+    """``wsbridge tail ... | head -1``: the closed pipe ends tail with exit 0 and no traceback."""
+    serve = serve_demo()
+    try:
+        assert serve.stdout is not None
+        match = re.search(r"serving (ws://127\.0\.0\.1:\d+)", serve.stdout.readline())
+        assert match
+        tail = subprocess.Popen(
+            [
+                *WSBRIDGE,
+                "tail",
+                match.group(1),
+                "--thread",
+                "demo-thread",
+                "--token",
+                "demo-token",
+                "--last-seq",
+                "0",
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=WSBRIDGE_ENV,
+        )
+        assert tail.stdout is not None
+        first = json.loads(tail.stdout.readline())
+        assert first["seq"] == 1
+        tail.stdout.close()  # the reader stops, as `head -1` does
+        _, stderr = tail.communicate(timeout=TIMEOUT)
+        assert tail.returncode == 0, stderr
+        assert "Traceback" not in stderr
+        assert "BrokenPipeError" not in stderr
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.communicate(timeout=30)
+
+
 @pytest.mark.asyncio
 async def test_stopping_a_task_that_swallows_a_cancellation() -> None:
     swallowed = asyncio.Event()
