@@ -67,11 +67,7 @@ def test_a_native_run_maps_to_a_conformant_agui_run() -> None:
     events = [event for message in RUN for event in to_agui(message)]
     assert [e["type"] for e in events] == [
         "RUN_STARTED",
-        "REASONING_START",
-        "REASONING_MESSAGE_START",
-        "REASONING_MESSAGE_CONTENT",
-        "REASONING_MESSAGE_END",
-        "REASONING_END",
+        "REASONING_MESSAGE_CHUNK",
         "TOOL_CALL_START",
         "TOOL_CALL_ARGS",
         "TOOL_CALL_END",
@@ -87,17 +83,43 @@ def test_a_native_run_maps_to_a_conformant_agui_run() -> None:
         "timestamp": 1796184000250,
         "metadata": {"wsbridge": {"agent_name": "agent", "context": {"q": 1}}},
     }
-    assert events[7]["delta"] == '{"city":"Lisbon"}'
-    assert events[9]["toolCallId"] == events[6]["toolCallId"] == tool_call_id("r1", "weather")
-    assert events[9]["content"] == '{"sky":"clear"}'
-    assert events[10] == {
+    assert events[1] == {
+        "type": "REASONING_MESSAGE_CHUNK",
+        "messageId": "r1/reasoning/2",
+        "delta": "hmm",
+        "timestamp": 1796184000250,
+        "metadata": {"wsbridge": {"step_number": 1, "progress_percentage": 10.0}},
+    }
+    assert events[3]["delta"] == '{"city":"Lisbon"}'
+    assert events[5]["toolCallId"] == events[2]["toolCallId"] == tool_call_id("r1", "weather")
+    assert events[5]["content"] == '{"sky":"clear"}'
+    assert events[6] == {
         "type": "CUSTOM",
         "name": "progress",
         "value": 50,
         "timestamp": 1796184000250,
     }
-    assert events[11]["result"] == "done"
+    assert events[7]["result"] == "done"
     assert judged(RUN) == []
+
+
+def test_thinking_is_one_reasoning_chunk_that_whatever_follows_closes() -> None:
+    """One frame per ``agent_thinking``: a ``REASONING_MESSAGE_CHUNK`` outside any span, which
+    the next thinking, tool call, custom event or the run's end closes (1.1's chunk rules)."""
+    empty = to_agui(native("agent_thinking", 3, reasoning=""))
+    assert empty == [
+        {"type": "REASONING_MESSAGE_CHUNK", "messageId": "r1/reasoning/3", "timestamp": 1796184000250}
+    ]  # no content: the expanded message opens and closes with no delta
+    assert to_agui(native("agent_thinking", 4))[0].keys() == empty[0].keys()
+    start, finish, error = RUN[0], RUN[-1], native("agent_error", 9, error="boom")
+    thinking = [native("agent_thinking", n, reasoning=f"r{n}" * (n % 2)) for n in range(10, 14)]
+    for then in ([RUN[2], finish], [RUN[4], finish], [finish], [error]):
+        run = [start, *thinking, *then]
+        assert [e["type"] for m in run for e in to_agui(m)].count("REASONING_MESSAGE_CHUNK") == 4
+        assert judged(run) == []
+    # A chunk left open at the end is what the chunk rules close: RUN_FINISHED does it here;
+    # without it the run (not the message) is what is reported.
+    assert [rule for rule, _ in judged([start, thinking[0]])] == ["lifecycle.truncated"]
 
 
 def test_a_native_order_that_breaks_a_rule_is_delivered_and_reported() -> None:
@@ -172,7 +194,7 @@ def test_ag_ui_protocol_models_accept_the_mapped_run() -> None:
     from pydantic import TypeAdapter
 
     adapter: TypeAdapter[Any] = TypeAdapter(AguiEvent)
-    for message in RUN:
+    for message in [*RUN, native("agent_thinking", 7, reasoning="")]:
         for event in to_agui(message):
             model = adapter.validate_python(event)
             assert model.model_dump(by_alias=True, exclude_none=True, mode="json") == event
@@ -220,7 +242,7 @@ async def test_the_demo_speaks_both_dialects() -> None:
 
 
 class CutServer:
-    """Serves seq 1 and two of seq 2's three parts, then drops the connection (1011); the
+    """Serves seqs 1 and 2 (one part each) and one of seq 3's three parts, then drops the connection (1011); the
     resumed connection gets what the log has after the client's ``last_seq``."""
 
     def __init__(self) -> None:
@@ -235,7 +257,7 @@ class CutServer:
                                   "head_seq": 3, "recovered": 0}))  # fmt: skip
         frames = [f for f in self.log if f["seq"] > last]
         if len(self.subscribes) == 1:
-            frames = frames[:3]  # seq 1 (one part), seq 2 parts 0 and 1
+            frames = frames[:3]  # seq 1, seq 2, seq 3 part 0
         for frame in frames:
             await ws.send(json.dumps(frame))
         if len(self.subscribes) == 1:
@@ -263,6 +285,6 @@ async def test_bridge_client_resumes_a_cut_seq_whole_and_hands_each_part_on_once
     finally:
         await client.close()
     assert got == state.log
-    assert [s.get("last_seq") for s in state.subscribes] == [0, 1]
+    assert [s.get("last_seq") for s in state.subscribes] == [0, 2]
     assert all(s["dialect"] == "ag-ui" for s in state.subscribes)
     assert client.last_seq == 3

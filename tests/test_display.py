@@ -150,12 +150,12 @@ async def test_tail_prints_readable_lines_on_a_terminal_and_json_with_the_flag()
         shown = [(line.split()[2], line.rsplit(" ", 1)[1]) for line in agui.getvalue().splitlines()]
         assert shown == [
             ("RUN_STARTED", "#1"),
-            ("REASONING_START", "#2.0"),
-            ("REASONING_MESSAGE_START", "#2.1"),
-            ("REASONING_MESSAGE_CONTENT", "#2.2"),
-            ("REASONING_MESSAGE_END", "#2.3"),
-            ("REASONING_END", "#2.4"),
+            ("REASONING_MESSAGE_CHUNK", "#2"),
             ("TOOL_CALL_START", "#3.0"),
+            ("TOOL_CALL_ARGS", "#3.1"),
+            ("TOOL_CALL_END", "#3.2"),
+            ("TOOL_CALL_RESULT", "#4"),
+            ("REASONING_MESSAGE_CHUNK", "#5"),
         ]
 
         forced = Terminal()

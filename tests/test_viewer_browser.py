@@ -51,7 +51,7 @@ def viewer_url(stack: Stack, thread_id: str, token: str = "token-alice") -> str:
 
 
 async def shown(page: Page) -> list[dict[str, Any]]:
-    """The event rows the page draws, in page order: seq, type, run, label and detail."""
+    """The event rows the page draws, in page order: seq, type, kind, run, label and detail."""
     rows: list[dict[str, Any]] = await page.evaluate(
         """[...document.querySelectorAll('.run')].flatMap(run =>
             [...run.querySelectorAll('li.event')].map(li => ({
@@ -380,12 +380,12 @@ async def test_the_viewer_in_the_agui_dialect_draws_runs_and_resumes_without_dup
         await page.goto(viewer_url(stack, "alice-1") + "&dialect=ag-ui")
         await page.wait_for(f"{STATE}.status === 'live'")
         run_id = await emit_run(stack, "alice-1", finish=False, tag="agui")
-        await page.wait_for(f"{STATE}.events.length === 9")  # 1 + 5 reasoning + 3 tool call
+        await page.wait_for(f"{STATE}.events.length === 5")  # 1 + 1 reasoning + 3 tool call
         await stack.server.hub.close_all(CloseCode.GOING_AWAY, "test drop")
         await stack.bridge.notify_tool_completed(run_id, "viewer-agent", "lookup", {"hit": 1})
         await page.wait_for(f"{STATE}.subscribed >= 2")
         await stack.bridge.notify_agent_completed(run_id, "viewer-agent", {"answer": "done"})
-        await page.wait_for(f"{STATE}.events.length === 11")
+        await page.wait_for(f"{STATE}.events.length === 7")
         seen = await page.evaluate(f"{STATE}.events.map(e => [e.seq, e.part, e.type, e.run])")
         async with BridgeClient(
             stack.server.url,
@@ -410,8 +410,12 @@ async def test_the_viewer_in_the_agui_dialect_draws_runs_and_resumes_without_dup
         "tool lookup",
         "tool result",
     ]
+    # agent_thinking is one REASONING_MESSAGE_CHUNK, drawn as the native event is.
+    assert [s[2] for s in seen][1] == "REASONING_MESSAGE_CHUNK"
+    thought = [(r["label"], r["detail"], r["kind"]) for r in rows if r["seq"] == seen[1][0]]
+    assert thought == [("thinking", "step 1: thinking about agui (50%)", "agent_thinking")]
     assert await run_timeline(page, run_id) == [
-        *[f"#{s[0]}" for s in seen[:9]],
+        *[f"#{s[0]}" for s in seen[:5]],
         "drop",
         "resumed",
         "#4",

@@ -141,22 +141,22 @@ def to_agui(message: Mapping[str, Any]) -> list[Event]:
             }
         ]
     if kind == "agent_thinking":
-        span = f"{run_id}/reasoning/{seq}"
-        meta = _metadata(
-            step_number=body.get("step_number"),
-            progress_percentage=body.get("progress_percentage"),
-        )
-        events: list[Event] = [
-            {"type": "REASONING_START", "messageId": span, **stamp},
-            {"type": "REASONING_MESSAGE_START", "messageId": span, "role": "reasoning", **stamp},
-        ]
+        # One reasoning message in the compact spelling: the chunk opens it (it carries the
+        # messageId a first chunk must), and whatever the run says next closes it. No span:
+        # 1.1 lets a reasoning message stand outside one (docs/agui-binding.md).
+        message_id = f"{run_id}/reasoning/{seq}"
+        chunk: Event = {"type": "REASONING_MESSAGE_CHUNK", "messageId": message_id}
         reasoning = body.get("reasoning")
         if isinstance(reasoning, str) and reasoning:
-            content = {"type": "REASONING_MESSAGE_CONTENT", "messageId": span, "delta": reasoning}
-            events.append({**content, **stamp})
-        events.append({"type": "REASONING_MESSAGE_END", "messageId": span, **stamp, **meta})
-        events.append({"type": "REASONING_END", "messageId": span, **stamp})
-        return events
+            chunk["delta"] = reasoning
+        chunk.update(stamp)
+        chunk.update(
+            _metadata(
+                step_number=body.get("step_number"),
+                progress_percentage=body.get("progress_percentage"),
+            )
+        )
+        return [chunk]
     if kind == "tool_executing":
         name = str(body.get("tool_name", ""))
         call = tool_call_id(run_id, name)

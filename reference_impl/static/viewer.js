@@ -41,6 +41,15 @@
 
   // -- what an event says, per dialect ------------------------------------------------------
 
+  /** The detail of a thinking row: "step N: " + the reasoning + " (P%)"; ``fields`` holds
+   * step_number and progress_percentage (a native payload, or a mapped event's
+   * metadata.wsbridge). */
+  function thinking(fields, text) {
+    return (fields.step_number != null ? "step " + fields.step_number + ": " : "") +
+      short(text || "") +
+      (fields.progress_percentage != null ? " (" + fields.progress_percentage + "%)" : "");
+  }
+
   /** {run, kind, label, detail, agent, time} of a native wire event. */
   function describeNative(e) {
     var p = e.payload || {};
@@ -49,11 +58,7 @@
       case "agent_started":
         d.label = "started"; d.detail = p.context ? short(p.context) : ""; break;
       case "agent_thinking":
-        d.label = "thinking";
-        d.detail = (p.step_number != null ? "step " + p.step_number + ": " : "") +
-          short(p.reasoning || "") +
-          (p.progress_percentage != null ? " (" + p.progress_percentage + "%)" : "");
-        break;
+        d.label = "thinking"; d.detail = thinking(p, p.reasoning); break;
       case "tool_executing":
         d.label = "tool " + p.tool_name; d.kind = "tool_executing";
         d.detail = "parameters " + short(p.parameters || {}); break;
@@ -100,7 +105,10 @@
       d.detail = (e.code ? e.code + ": " : "") + short(e.message || "");
     } else if (t.indexOf("THINKING") === 0 || t.indexOf("REASONING") === 0) {
       d.kind = "agent_thinking";
-      if (!d.minor) { d.label = "thinking"; d.detail = short(e.delta || e.title || ""); }
+      if (!d.minor) {  // REASONING_MESSAGE_CHUNK (one agent_thinking), _CONTENT, ...
+        d.label = "thinking";
+        d.detail = thinking((e.metadata && e.metadata.wsbridge) || {}, e.delta || e.title);
+      }
     } else if (t === "TOOL_CALL_START") {
       d.kind = "tool_executing"; d.label = "tool " + e.toolCallName; d.detail = "call " + e.toolCallId;
     } else if (t === "TOOL_CALL_ARGS") {
