@@ -34,7 +34,7 @@ async def test_a_native_run_in_the_agui_dialect(real_ws_server, agui_stream):
     live = await real_ws_server.connect("t1", dialect="ag-ui")
     await emit_run(real_ws_server.bridge, "t1")
     frames = await frames_until(live, "RUN_FINISHED")
-    assert len(frames) == 11 and {f["seq"] for f in frames} == {1, 2, 3, 4, 5}
+    assert len(frames) == 7 and {f["seq"] for f in frames} == {1, 2, 3, 4, 5}
     resumed = await real_ws_server.connect("t1", last_seq=0, dialect="ag-ui")
     assert await frames_until(resumed, "RUN_FINISHED") == frames
     agui_stream.judge([f["event"] for f in frames], source="t1 in ag-ui")
