@@ -299,12 +299,11 @@ async def test_the_browser_client_hands_each_agui_event_on_once_across_a_cut_eve
               c._receive(JSON.stringify({type: 'subscribed', thread_id: 't', epoch: 'e1',
                   head_seq: 0, recovered: 0}));
               c._receive(frame(1, 0, 1, 'RUN_STARTED'));
-              const reasoning = ['REASONING_START', 'REASONING_MESSAGE_START',
-                  'REASONING_MESSAGE_CONTENT', 'REASONING_MESSAGE_END', 'REASONING_END'];
-              for (const part of [0, 1, 2]) c._receive(frame(2, part, 5, reasoning[part]));
+              const call = ['TOOL_CALL_START', 'TOOL_CALL_ARGS', 'TOOL_CALL_END'];
+              for (const part of [0, 1]) c._receive(frame(2, part, 3, call[part]));
               const resumeFrom = c.lastSeq;
               c._subscribe();  // what a reconnect sends
-              for (const part of [0, 1, 2, 3, 4]) c._receive(frame(2, part, 5, reasoning[part]));
+              for (const part of [0, 1, 2]) c._receive(frame(2, part, 3, call[part]));
               c._receive(frame(3, 0, 1, 'RUN_FINISHED'));
               c._receive(frame(5, 1, 3, 'TOOL_CALL_ARGS'));
               return {seen, status, sent, resumeFrom, lastSeq: c.lastSeq};
@@ -312,11 +311,9 @@ async def test_the_browser_client_hands_each_agui_event_on_once_across_a_cut_eve
         )
     assert result["seen"] == [
         [1, 0, "RUN_STARTED"],
-        [2, 0, "REASONING_START"],
-        [2, 1, "REASONING_MESSAGE_START"],
-        [2, 2, "REASONING_MESSAGE_CONTENT"],
-        [2, 3, "REASONING_MESSAGE_END"],
-        [2, 4, "REASONING_END"],
+        [2, 0, "TOOL_CALL_START"],
+        [2, 1, "TOOL_CALL_ARGS"],
+        [2, 2, "TOOL_CALL_END"],
         [3, 0, "RUN_FINISHED"],
         [5, 1, "TOOL_CALL_ARGS"],
     ]
@@ -324,7 +321,7 @@ async def test_the_browser_client_hands_each_agui_event_on_once_across_a_cut_eve
     assert result["sent"] == [
         {"type": "subscribe", "thread_id": "t", "last_seq": 1, "epoch": "e1", "dialect": "ag-ui"}
     ]
-    assert result["status"] == ["subscribed", "duplicate", "duplicate", "duplicate", "gap"]
+    assert result["status"] == ["subscribed", "duplicate", "duplicate", "gap"]
     assert result["lastSeq"] == 4  # seq 5 is cut after part 1
 
 
