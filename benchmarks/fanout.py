@@ -97,7 +97,8 @@ async def run_fanout(
             Row(name, bridge, sio, target=None, correct=bridge_ok and sio_ok, note=_latency(sio))
         )
     # The AG-UI dialect against the native one: the same events, each an envelope frame per
-    # AG-UI event (agent_thinking is one REASONING_MESSAGE_CHUNK), delivered per second and per server CPU-second.
+    # AG-UI event (agent_thinking is one REASONING_MESSAGE_CHUNK), delivered per second and
+    # per server CPU-second.
     agui, agui_ok = results["wsbridge ag-ui"]
     rows.append(
         Row(f"{name} (AG-UI dialect)", agui, bridge, target=AGUI_VS_NATIVE, correct=agui_ok)

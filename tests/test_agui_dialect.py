@@ -108,7 +108,11 @@ def test_thinking_is_one_reasoning_chunk_that_whatever_follows_closes() -> None:
     the next thinking, tool call, custom event or the run's end closes (1.1's chunk rules)."""
     empty = to_agui(native("agent_thinking", 3, reasoning=""))
     assert empty == [
-        {"type": "REASONING_MESSAGE_CHUNK", "messageId": "r1/reasoning/3", "timestamp": 1796184000250}
+        {
+            "type": "REASONING_MESSAGE_CHUNK",
+            "messageId": "r1/reasoning/3",
+            "timestamp": 1796184000250,
+        }
     ]  # no content: the expanded message opens and closes with no delta
     assert to_agui(native("agent_thinking", 4))[0].keys() == empty[0].keys()
     start, finish, error = RUN[0], RUN[-1], native("agent_error", 9, error="boom")
@@ -242,8 +246,9 @@ async def test_the_demo_speaks_both_dialects() -> None:
 
 
 class CutServer:
-    """Serves seqs 1 and 2 (one part each) and one of seq 3's three parts, then drops the connection (1011); the
-    resumed connection gets what the log has after the client's ``last_seq``."""
+    """Serves seqs 1 and 2 (one part each) and one of seq 3's three parts, then drops the
+    connection (1011); the resumed connection gets what the log has after the client's
+    ``last_seq``."""
 
     def __init__(self) -> None:
         self.subscribes: list[Event] = []

@@ -243,7 +243,9 @@ async def play(schedule: list[Op], kind: type[PeerTransport]) -> list[Any]:
                     if head % 2:  # three ag-ui frames: the multi-part path, cut anywhere
                         await bridge.notify_tool_executing(RUN, "a", "t", {"n": head})
                     else:  # one ag-ui frame
-                        await bridge.notify_agent_thinking(RUN, "a", reasoning="r", step_number=head)
+                        await bridge.notify_agent_thinking(
+                            RUN, "a", reasoning="r", step_number=head
+                        )
             elif op == "leave":
                 await clients[a].leave()
                 away.add(a)
