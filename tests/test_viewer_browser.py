@@ -56,6 +56,7 @@ async def shown(page: Page) -> list[dict[str, Any]]:
         """[...document.querySelectorAll('.run')].flatMap(run =>
             [...run.querySelectorAll('li.event')].map(li => ({
                 run: run.dataset.run, seq: Number(li.dataset.seq), type: li.dataset.type,
+                kind: [...li.classList].find(c => c.startsWith('kind-')).slice(5),
                 label: li.querySelector('.label').textContent,
                 detail: li.querySelector('.detail').textContent})))"""
     )
