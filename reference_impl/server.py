@@ -19,6 +19,7 @@ from typing import Any
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
@@ -62,6 +63,9 @@ class _WebSocketTransport:
         self._protocol = connection.protocol
         self._socket = connection.transport
         self._high_water = self._socket.get_write_buffer_limits()[1]
+        # Without extensions (no permessage-deflate negotiated) a server's text frame is the
+        # same bytes on every connection: serialized once per event, written as is.
+        self._plain_frames = not connection.protocol.extensions
 
     async def send_text(self, text: str) -> None:
         await self.connection.send(text)
@@ -74,11 +78,7 @@ class _WebSocketTransport:
         """
         if not self.ready_now():
             return False
-        try:
-            broadcast((self.connection,), text, raise_exceptions=True)
-        except Exception:  # the write failed: let send_text raise and close the session
-            return False
-        return True
+        return not self.write_many((self,), text)
 
     def ready_now(self) -> bool:
         """Whether a write now would be taken at once: open, the socket not lost or closing
@@ -93,15 +93,41 @@ class _WebSocketTransport:
         )
 
     def write_many(self, transports: Sequence[_WebSocketTransport], text: str) -> list[Any]:
-        """Write ``text`` to every one of ``transports`` with one ``websockets.broadcast``.
+        """Write ``text`` as one text frame to every one of ``transports``; return those whose
+        write failed.
 
-        Only called for transports that were :meth:`ready_now` (so never on Python 3.10). When
-        websockets reports failed writes it does not say whose: the transports now closing
-        are the culprits if they account for every failure, else all are reported (their
-        sessions close and their clients resume: nothing is lost or repeated).
+        Only called for transports that were :meth:`ready_now` (so never on Python 3.10). The
+        frame is serialized once and handed to each socket, as ``websockets.broadcast`` would
+        write it frame by frame: the connection's protocol is open and sends no fragmented
+        message (the bridge sends none), so a whole frame between its frames keeps the stream
+        valid. A connection with an extension (permessage-deflate compresses per connection)
+        takes ``broadcast``, which reports a failed write without saying whose: the ones now
+        closing are the culprits if they account for every failure, else all of them are
+        reported (their sessions close and their clients resume: nothing is lost or repeated).
         """
+        data = text.encode()
+        frame: bytes | None = None
+        failed: list[Any] = []
+        extended: list[_WebSocketTransport] = []
+        for transport in transports:
+            if not transport._plain_frames:
+                extended.append(transport)
+                continue
+            if frame is None:
+                frame = Frame(Opcode.TEXT, data).serialize(mask=False, extensions=[])
+            try:
+                transport._socket.write(frame)
+            except Exception as exc:  # write_eof or sendfile under way: not a frame boundary
+                logger.debug("write to %s failed: %r", transport.connection.remote_address, exc)
+                failed.append(transport)
+        if extended:
+            failed.extend(self._broadcast(extended, data))
+        return failed
+
+    @staticmethod
+    def _broadcast(transports: list[_WebSocketTransport], data: bytes) -> list[Any]:
         try:
-            broadcast([t.connection for t in transports], text, raise_exceptions=True)
+            broadcast([t.connection for t in transports], data, text=True, raise_exceptions=True)
         except Exception as exc:
             failures = len(getattr(exc, "exceptions", ())) or 1
             closing = [

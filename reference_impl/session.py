@@ -15,7 +15,8 @@ Thread-level broadcast: every subscriber names the hub as its ``batch``, so the 
 manager offers each event to all of a thread's subscribers in one
 :meth:`SessionHub.deliver_many` call. Subscribers in steady state (gate at the event's previous
 seq, nothing queued, transport open and not backed up) get the event encoded once and written
-with one call to every one of them (:class:`WritesMany`); the others (replaying, holding a gap,
+with one call to every one of them (:class:`WritesMany`; the websockets server serializes the
+frame once, too); the others (replaying, holding a gap,
 backed up) take the per-connection :meth:`ThreadSubscriber.deliver` path. Both paths advance the
 same gate, so a subscriber moves between them without a gap or a duplicate.
 """
@@ -293,24 +294,24 @@ class SessionHub:
         taken = False
         groups: dict[tuple[str, type], tuple[str, list[Any], list[Session]]] | None = None
         for subscriber in connections:
+            # An active subscriber's session is OPEN (closing a session drops its subscribers
+            # first), so the checks below are all the steady state needs.
             session: Session = subscriber.session
             transport = session._writes_many
             if (
-                transport is not None
+                subscriber.active
                 and session._writer_idle
                 and not session._queue
-                and subscriber.active
-                and not session.closed
+                and transport is not None
                 and transport.ready_now()
                 and subscriber.gate.take_next(event)
             ):
+                key = (subscriber.dialect, type(transport))
                 if groups is None:
                     groups = {}
-                dialect = subscriber.dialect
-                key = (dialect, type(transport))
                 group = groups.get(key)
                 if group is None:
-                    group = groups[key] = (dialect, [], [])
+                    group = groups[key] = (subscriber.dialect, [], [])
                 group[1].append(transport)
                 group[2].append(session)
             elif subscriber.deliver(event):
