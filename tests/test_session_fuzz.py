@@ -139,6 +139,13 @@ class Fuzzer:
         self.closes: list[int] = []
 
     def send(self, data: str | bytes) -> None:
+        if isinstance(data, str):
+            try:
+                data.encode()
+            except UnicodeEncodeError:
+                # A text frame carries UTF-8 only (websockets >= 17 closes a client that tries
+                # to send a lone surrogate): the same code points go as a binary frame.
+                data = data.encode("utf-8", "surrogatepass")
         try:
             self.ws.send(data)
             self.probe()
