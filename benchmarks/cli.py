@@ -50,7 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--only", type=_names, default=list(BENCHMARKS), help="comma-separated subset")
     add("--clients", type=int, default=100, help="fan-out: subscribers N (default 100)")
     add("--events", type=int, default=1000, help="fan-out: events M (default 1000)")
-    add("--repeats", type=int, default=1, help="fan-out, latency: interleaved rounds, best kept")
+    add(
+        "--repeats",
+        type=int,
+        default=1,
+        help="fan-out, latency, connections, redis: interleaved rounds, best kept",
+    )
     add("--no-socketio", action="store_true", help="skip the python-socketio baseline")
     add("--latency-rate", type=float, default=1000.0, help="latency: events/s (1000)")
     add("--latency-seconds", type=float, default=10.0, help="latency: seconds of emission (10)")
@@ -103,7 +108,9 @@ async def _run_all(args: argparse.Namespace) -> list[Row]:
         elif name == "replay":
             rows += await replay.run_replay(events=args.replay_events, timeout=args.timeout)
         elif name == "connections":
-            rows += await connections.run_connections(args.connections, timeout=args.timeout)
+            rows += await connections.run_connections(
+                args.connections, repeats=args.repeats, timeout=args.timeout
+            )
         elif name == "plugin":
             rows += await plugin_overhead.run_plugin(
                 tests=args.plugin_tests,

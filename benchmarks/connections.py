@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -87,13 +88,40 @@ async def _in_worker(system_name: str, count: int, timeout: float) -> dict[str, 
     return dict(json.loads(out))
 
 
-async def run_connections(sizes: list[int], *, timeout: float = 120.0) -> list[Row]:
+async def _best_of(
+    count: int, repeats: int, timeout: float
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each system ``repeats`` times, interleaved, each run in a fresh worker; keep each
+    system's run with the least server CPU (the least disturbed), as the fan-out does, with
+    the errors of every run (a failed round is never hidden by a better one)."""
+    best: dict[str, dict[str, Any]] = {}
+    errors: dict[str, list[str]] = {}
+    for _ in range(max(1, repeats)):
+        for name in ("wsbridge", "bare websockets"):
+            result = await _in_worker(name, count, timeout)
+            errors.setdefault(name, []).extend(result["errors"])
+            kept = best.get(name)
+            if kept is None or _less_cpu(result, kept):
+                best[name] = result
+    for name, result in best.items():
+        result["errors"] = errors[name]
+    return best["wsbridge"], best["bare websockets"]
+
+
+def _less_cpu(result: dict[str, Any], kept: dict[str, Any]) -> bool:
+    cpu, kept_cpu = float(result["server_cpu_s"]), float(kept["server_cpu_s"])
+    return math.isnan(kept_cpu) or (not math.isnan(cpu) and cpu < kept_cpu)
+
+
+async def run_connections(
+    sizes: list[int], *, repeats: int = 1, timeout: float = 120.0
+) -> list[Row]:
     """Per size: memory per connection (target ≤ 20 KiB) and the accept+subscribe rate
-    (target ≥ 0.8× bare ``websockets``'s), both against the bare ``websockets`` server."""
+    (target ≥ 0.8× bare ``websockets``'s), both against the bare ``websockets`` server;
+    best of ``repeats`` interleaved rounds."""
     rows: list[Row] = []
     for count in sizes:
-        bridge = await _in_worker("wsbridge", count, timeout)
-        bare = await _in_worker("bare websockets", count, timeout)
+        bridge, bare = await _best_of(count, repeats, timeout)
         ok = not bridge["errors"] and not bare["errors"]
         kib = bridge["rss_per_connection"] / KIB
         rows.append(

@@ -39,6 +39,11 @@ class Step:
     resync: bool = False
 
 
+# Never written to: SeqGate swaps in its own dict or list before holding anything.
+_NOTHING_HELD: dict[int, Message] = {}
+_NOTHING_UNNUMBERED: list[Message] = []
+
+
 def _seq_of(message: Message) -> int | None:
     seq = message.get("seq")
     return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
@@ -59,8 +64,10 @@ class SeqGate:
         self.epoch = epoch
         self.max_held = max_held
         self.duplicates = 0
-        self._held: dict[int, Message] = {}
-        self._held_unnumbered: list[Message] = []
+        # Both stay empty in the steady state: shared empty placeholders until something is
+        # held (two objects fewer per subscription for the garbage collector to track).
+        self._held: dict[int, Message] = _NOTHING_HELD
+        self._held_unnumbered: list[Message] = _NOTHING_UNNUMBERED
         self._holding = holding
 
     @property
@@ -156,17 +163,17 @@ class SeqGate:
         """
         if self.last_seq is None and head_seq is not None:
             self.last_seq = head_seq
-        merged = self._held
+        merged = {} if self._held is _NOTHING_HELD else self._held
         for message in history:
             seq = _seq_of(message)
             if seq is not None and not self._other_epoch(message):
                 merged.setdefault(seq, message)
-        unnumbered, self._held_unnumbered = self._held_unnumbered, []
+        unnumbered, self._held_unnumbered = self._held_unnumbered, _NOTHING_UNNUMBERED
         order = sorted(merged)
         if self.last_seq is None and order:
             self.last_seq = order[0] - 1
         out: list[Message] = []
-        self._held = {}
+        self._held = _NOTHING_HELD
         for index, seq in enumerate(order):
             last = self.last_seq if self.last_seq is not None else seq - 1
             if seq <= last:
@@ -192,10 +199,14 @@ class SeqGate:
         return bool(self.epoch) and isinstance(epoch, str) and bool(epoch) and epoch != self.epoch
 
     def _hold(self, seq: int, message: Message) -> None:
+        if self._held is _NOTHING_HELD:
+            self._held = {}
         self._held[seq] = message
         self._check_bound()
 
     def _hold_unnumbered(self, message: Message) -> None:
+        if self._held_unnumbered is _NOTHING_UNNUMBERED:
+            self._held_unnumbered = []
         self._held_unnumbered.append(message)
         self._check_bound()
 

@@ -138,3 +138,18 @@ def test_has_delivered_says_what_push_would_drop_as_a_duplicate() -> None:
     gate.push(ev(6))  # a gap: holding
     assert gate.holding
     assert not gate.has_delivered(2, "e1")  # holding: push decides
+
+
+def test_gates_holding_at_once_never_share_what_they_hold() -> None:
+    # An idle gate holds nothing without a dict or list of its own; the first event it holds
+    # gets it one. Two gates holding at once must not see each other's events.
+    first, second = SeqGate(1, "e1"), SeqGate(1, "e1", holding=True)
+    first.push(ev(4))
+    second.push(ev(3))
+    second.push({"type": "custom"})
+    assert first.held == 1
+    assert second.held == 2
+    assert [m.get("seq") for m in second.fill([ev(2)]).deliver] == [2, 3, None]
+    assert seqs(first.fill([ev(2), ev(3)])) == [2, 3, 4]
+    assert first.held == second.held == 0
+    assert SeqGate().held == 0
