@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import cli as bench_cli
+from benchmarks import connections as connections_module
 from benchmarks.baselines import socketio_available
 from benchmarks.connections import measure_idle
 from benchmarks.fanout import run_fanout
@@ -148,3 +149,30 @@ def test_unknown_benchmark_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as exc:
         bench_cli.main(["--only", "nope"])
     assert exc.value.code == 2
+
+
+@pytest.mark.asyncio
+async def test_connections_keep_each_systems_least_cpu_round_and_every_rounds_errors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rounds = {
+        "wsbridge": [(0.30, []), (0.20, []), (float("nan"), ["worker exited 1"])],
+        "bare websockets": [(float("nan"), ["worker exited 1"]), (0.25, []), (0.15, [])],
+    }
+
+    async def fake_worker(system: str, count: int, timeout: float) -> dict[str, object]:
+        cpu, errors = rounds[system].pop(0)
+        return {
+            "server_cpu_s": cpu,
+            "connect_seconds": cpu,
+            "rss_per_connection": 1.0,
+            "errors": list(errors),
+        }
+
+    monkeypatch.setattr(connections_module, "_in_worker", fake_worker)
+    bridge, bare = await connections_module._best_of(10, 3, 1.0)
+    assert bridge["server_cpu_s"] == 0.20
+    assert bare["server_cpu_s"] == 0.15
+    # a failed round is reported even though a better one was kept
+    assert bridge["errors"] == ["worker exited 1"]
+    assert bare["errors"] == ["worker exited 1"]
