@@ -70,20 +70,20 @@ async def test_unreachable_redis_fails_loudly_within_the_bounded_retry() -> None
 async def test_a_retried_append_is_stored_once(
     backend: RedisBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = backend._append
+    real = backend._run_hot
     calls = 0
     windows: list[int] = []
 
-    async def reply_lost_once(**kwargs: Any) -> Any:
+    async def reply_lost_once(script: Any, keys: list[str], args: list[Any]) -> Any:
         nonlocal calls
         calls += 1
-        windows.append(kwargs["args"][-2])
-        result = await real(**kwargs)
+        windows.append(args[-2])
+        result = await real(script, keys, args)
         if calls == 1:
             raise RedisTimeoutError("reply lost")  # the script ran; the client never heard
         return result
 
-    monkeypatch.setattr(backend, "_append", reply_lost_once)
+    monkeypatch.setattr(backend, "_run_hot", reply_lost_once)
     message = await backend.append(draft())
     assert calls == 2
     assert windows == [0, 16]  # only the retry looks for its token among the newest entries

@@ -20,6 +20,10 @@ channel ``P events``                    wake-up per append: JSON ``{t, e, s, d}`
                                         epoch, seq, event
 ======================================  ==================================================
 
+The append, one command per event, runs over :class:`~reference_impl.backends.resp.RespConnection`
+(a lean pipelined connection) where the URL is ``redis://`` or ``unix://``; every other call
+uses redis-py.
+
 ``meta`` and ``log`` expire ``log_ttl`` after the thread's last append. When ``meta`` is
 missing (never written, expired, or Redis lost its data) the next append or read starts a new
 epoch, so clients that resume with the old one get ``resync_required``.
@@ -45,7 +49,7 @@ try:
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
     from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import ReadOnlyError, RedisError
+    from redis.exceptions import NoScriptError, ReadOnlyError, RedisError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError(
@@ -65,6 +69,7 @@ from ..ids import validate_thread_id
 from ..registry import Lookup, LookupMiss
 from .redis_codec import WakeUp, decode_wakeup, stored_event
 from .redis_fanout import RedisFanout
+from .resp import RespConnection, supports
 
 __all__ = ["RedisBackend", "WakeUp", "decode_wakeup"]
 
@@ -138,6 +143,9 @@ class RedisBackend:
         self._register = self.redis.register_script(_script("register"))
         self._runs = self.redis.register_script(_script("runs"))
         self._unregister = self.redis.register_script(_script("unregister"))
+        # The append, one command per event, goes over a lean pipelined connection where the
+        # URL allows it (see reference_impl.backends.resp); everything else uses redis-py.
+        self._hot = RespConnection(url, connect_timeout=timeout) if supports(url) else None
 
     @property
     def max_wait(self) -> float:
@@ -279,7 +287,7 @@ class RedisBackend:
 
         def attempt() -> Awaitable[Any]:
             nonlocal window
-            result = self._append(keys=keys, args=[*args, window, check])
+            result = self._run_hot(self._append, keys, [*args, window, check])
             window = _TOKEN_WINDOW
             return result
 
@@ -287,6 +295,15 @@ class RedisBackend:
         if int(outcome) == 2:
             raise RegistryConflictError(draft.run_id, str(stored_epoch), thread_id)
         return draft.stamp(int(seq), str(stored_epoch))
+
+    async def _run_hot(self, script: Any, keys: list[str], args: list[str | int]) -> Any:
+        """Run ``script`` over the lean connection (redis-py's when there is none)."""
+        if self._hot is None:
+            return await script(keys=keys, args=args)
+        try:
+            return await self._hot.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+        except NoScriptError:  # a restarted or flushed Redis: EVAL caches it again
+            return await self._hot.execute("EVAL", script.script, len(keys), *keys, *args)
 
     async def read_after(
         self, thread_id: str, after_seq: int, epoch: str | None = None
@@ -314,6 +331,8 @@ class RedisBackend:
         return str(epoch), int(head), list(entries)
 
     async def close(self) -> None:
+        if self._hot is not None:
+            await self._hot.close()
         await self.redis.aclose()
 
 
