@@ -38,9 +38,19 @@ class LogHead:
 
 @dataclass
 class _ThreadLog:
+    """One thread's kept events, oldest first: seqs ``head_seq - len(texts) + 1 .. head_seq``.
+
+    Each event is kept as its wire JSON and its append time, in two deques: a ``str`` and a
+    ``float`` are not tracked by the garbage collector, so a long history costs no collection
+    time. Kept as models (a model, its dicts and a tuple each), 10 s at 1,000 events/s made
+    about 90 young collections of ~1 ms and one 15 ms full collection: the latency benchmark's
+    p99 and max.
+    """
+
     epoch: str
     head_seq: int = 0
-    events: deque[tuple[float, EventMessage]] = field(default_factory=deque)
+    times: deque[float] = field(default_factory=deque)
+    texts: deque[str] = field(default_factory=deque)
 
 
 class EventLog:
@@ -76,9 +86,11 @@ class EventLog:
         log = self._log(draft.thread_id)
         message = draft.stamp(log.head_seq + 1, log.epoch)
         log.head_seq += 1
-        log.events.append((self._clock(), message))
-        while len(log.events) > self.max_events_per_thread:
-            log.events.popleft()
+        log.times.append(self._clock())
+        log.texts.append(message.to_wire())
+        while len(log.texts) > self.max_events_per_thread:
+            log.times.popleft()
+            log.texts.popleft()
         self._expire(log)
         return message
 
@@ -99,14 +111,14 @@ class EventLog:
         if after_seq > log.head_seq:
             raise InvalidResumePoint(thread_id, after_seq, log.head_seq)
         self._expire(log)
-        first_kept = log.events[0][1].seq if log.events else log.head_seq + 1
+        first_kept = log.head_seq - len(log.texts) + 1
         if after_seq + 1 < first_kept:
             raise ResyncRequired(thread_id, log.epoch, log.head_seq, "history trimmed")
         # Walk back from the newest event: a resume near the head costs what it returns.
         wanted = log.head_seq - after_seq
-        newest_first = [message for _, message in islice(reversed(log.events), wanted)]
-        newest_first.reverse()
-        return newest_first
+        texts = list(islice(reversed(log.texts), wanted))
+        texts.reverse()
+        return [EventMessage.model_validate_json(text) for text in texts]
 
     def _log(self, thread_id: str) -> _ThreadLog:
         log = self._threads.get(thread_id)
@@ -120,5 +132,7 @@ class EventLog:
 
     def _expire(self, log: _ThreadLog) -> None:
         oldest_kept = self._clock() - self.max_age
-        while log.events and log.events[0][0] < oldest_kept:
-            log.events.popleft()
+        times, texts = log.times, log.texts
+        while times and times[0] < oldest_kept:
+            times.popleft()
+            texts.popleft()
