@@ -8,8 +8,9 @@ server (:mod:`reference_impl.server`) and, say, a Starlette route are thin adapt
 A session authenticates (header token or a first ``auth`` frame), then handles ``subscribe``,
 ``unsubscribe`` and ``ping``. Each subscription is a connection of the connection manager whose
 non-blocking ``deliver`` passes events through a :class:`~reference_impl.subscription.SeqGate`
-into the session's bounded send queue; one writer task sends the queue. A client that lets the
-queue overflow is closed with :attr:`CloseCode.SLOW_CONSUMER` and resumes.
+into the session's bounded send queue (or straight to the socket when nothing is queued); a
+writer task, started when something is queued and gone when the queue is empty, sends it. A
+client that lets the queue overflow is closed with :attr:`CloseCode.SLOW_CONSUMER` and resumes.
 
 Thread-level broadcast: every subscriber names the hub as its ``batch``, so the connection
 manager offers each event to all of a thread's subscribers in one
