@@ -299,27 +299,15 @@ def hold_resubscription(fanout: RedisFanout, monkeypatch: pytest.MonkeyPatch) ->
     meanwhile; a real node gets there within its ``max_reconnect_delay``.
     """
     release = asyncio.Event()
-    real_client = fanout.backend.client
+    real_wakeups = fanout.backend.wakeups
 
-    def client(*, pubsub: bool = False) -> Any:
-        redis = real_client(pubsub=pubsub)
-        real_pubsub = redis.pubsub
+    @asynccontextmanager
+    async def wakeups() -> AsyncIterator[Any]:
+        await release.wait()
+        async with real_wakeups() as items:
+            yield items
 
-        def slow_pubsub(**options: Any) -> Any:
-            channel = real_pubsub(**options)
-            real_subscribe = channel.subscribe
-
-            async def subscribe(*args: Any, **kwargs: Any) -> Any:
-                await release.wait()
-                return await real_subscribe(*args, **kwargs)
-
-            channel.subscribe = subscribe
-            return channel
-
-        redis.pubsub = slow_pubsub
-        return redis
-
-    monkeypatch.setattr(fanout.backend, "client", client)
+    monkeypatch.setattr(fanout.backend, "wakeups", wakeups)
     return release
 
 

@@ -5,18 +5,19 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis_server import RedisServer
+from redis_server import RedisServer, free_port
 from server_support import TIMEOUT
 
 from reference_impl import BackendUnavailableError, EventDraft, EventType
-from reference_impl.backends.redis import RedisBackend
-from reference_impl.backends.resp import RespConnection, supports
+from reference_impl.backends.redis import RedisBackend, _RedisPyWakeups
+from reference_impl.backends.resp import RespConnection, RespSubscriber, supports
 
 pytestmark = pytest.mark.redis
 
@@ -143,3 +144,57 @@ async def test_appends_survive_a_flushed_script_cache_and_a_wrong_password_is_a_
             await refused.append(draft())
     finally:
         await refused.close()
+
+
+async def _next(items: Any) -> dict[str, Any]:
+    return dict(await asyncio.wait_for(items.__anext__(), TIMEOUT))
+
+
+@pytest.mark.asyncio
+async def test_the_subscriber_yields_each_message_as_redis_py_would(
+    redis_server: RedisServer,
+) -> None:
+    channel = f"resp-{uuid.uuid4().hex}"
+    publisher = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        async with RespSubscriber(redis_server.url, channel) as messages:
+            for text in ("one", "ü two", "three"):
+                assert await publisher.publish(channel, text) == 1
+            got = [await _next(messages) for _ in range(3)]
+        assert got == [
+            {"type": "message", "channel": channel, "data": text}
+            for text in ("one", "ü two", "three")
+        ]
+        # redis-py's pub/sub (URLs the lean connection does not speak) gives the same items
+        backend = RedisBackend(redis_server.url, key_prefix=f"{channel}:")
+        fallback = _RedisPyWakeups(backend.client(pubsub=True), channel)
+        async with fallback as items:
+            await publisher.publish(channel, "four")
+            item = await _next(items)
+        await backend.close()
+        assert (item["type"], item["channel"], item["data"]) == ("message", channel, "four")
+    finally:
+        await publisher.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_killed_subscription_ends_the_iteration_with_a_connection_error(
+    own_redis_server: RedisServer,
+) -> None:
+    admin = aioredis.Redis.from_url(own_redis_server.url, decode_responses=True)
+    try:
+        async with RespSubscriber(own_redis_server.url, "wakeups") as messages:
+            waiting = asyncio.ensure_future(_next(messages))
+            await asyncio.sleep(0.05)
+            assert await admin.client_kill_filter(_type="pubsub") == 1
+            with pytest.raises(RedisConnectionError):
+                await asyncio.wait_for(waiting, TIMEOUT)
+    finally:
+        await admin.aclose()
+
+
+@pytest.mark.asyncio
+async def test_subscribing_to_a_dead_redis_is_a_connection_error() -> None:
+    with pytest.raises(RedisConnectionError, match="cannot connect"):
+        async with RespSubscriber(f"redis://127.0.0.1:{free_port()}/0", "x"):
+            pass

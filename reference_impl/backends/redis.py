@@ -21,8 +21,9 @@ channel ``P events``                    wake-up per append: JSON ``{t, e, s, d}`
 ======================================  ==================================================
 
 The append, one command per event, runs over :class:`~reference_impl.backends.resp.RespConnection`
-(a lean pipelined connection) where the URL is ``redis://`` or ``unix://``; every other call
-uses redis-py.
+(a lean pipelined connection) and each node's wake-up subscription over
+:class:`~reference_impl.backends.resp.RespSubscriber` where the URL is ``redis://`` or
+``unix://``; every other call uses redis-py.
 
 ``meta`` and ``log`` expire ``log_ttl`` after the thread's last append. When ``meta`` is
 missing (never written, expired, or Redis lost its data) the next append or read starts a new
@@ -38,9 +39,11 @@ newest entries; a first attempt, whose token is new, does not look).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from importlib.resources import files
 from typing import Any, TypeVar
 
@@ -69,7 +72,7 @@ from ..ids import validate_thread_id
 from ..registry import Lookup, LookupMiss
 from .redis_codec import WakeUp, decode_wakeup, stored_event
 from .redis_fanout import RedisFanout
-from .resp import RespConnection, supports
+from .resp import RespConnection, RespSubscriber, supports
 
 __all__ = ["RedisBackend", "WakeUp", "decode_wakeup"]
 
@@ -165,6 +168,17 @@ class RedisBackend:
             socket_connect_timeout=self.timeout,
             retry=Retry(NoBackoff(), 0),
         )
+
+    def wakeups(self) -> AbstractAsyncContextManager[AsyncIterator[dict[str, Any]]]:
+        """Subscribe to the wake-up channel: ``async with backend.wakeups() as items:`` then
+        ``async for item in items`` (redis-py's pub/sub items; a lost connection raises).
+
+        Over :class:`~reference_impl.backends.resp.RespSubscriber` where the URL allows it:
+        every node receives every wake-up, so its cost per message counts once per node.
+        """
+        if supports(self.url):
+            return RespSubscriber(self.url, self.channel, connect_timeout=self.timeout)
+        return _RedisPyWakeups(self.client(pubsub=True), self.channel)
 
     def key(self, kind: str, name: str) -> str:
         """Return the key of ``kind`` (``run``, ``gone``, ``runs``, ``meta``, ``log``)."""
@@ -334,6 +348,34 @@ class RedisBackend:
         if self._hot is not None:
             await self._hot.close()
         await self.redis.aclose()
+
+
+class _RedisPyWakeups:
+    """:meth:`RedisBackend.wakeups` on redis-py's pub/sub (URLs the lean connection does not
+    speak, such as ``rediss://``)."""
+
+    def __init__(self, client: aioredis.Redis, channel: str) -> None:
+        self._client = client
+        self._pubsub = client.pubsub(ignore_subscribe_messages=True)
+        self._channel = channel
+
+    async def __aenter__(self) -> AsyncIterator[dict[str, Any]]:
+        try:
+            await self._pubsub.subscribe(self._channel)
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
+        return self._messages()
+
+    async def _messages(self) -> AsyncIterator[dict[str, Any]]:
+        async for item in self._pubsub.listen():
+            yield item
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        with contextlib.suppress(Exception):
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+        with contextlib.suppress(Exception):
+            await self._client.aclose()
 
 
 def _entry_message(entry: Any, epoch: str) -> EventMessage:

@@ -31,9 +31,10 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from ..connections import SendsToThread
@@ -54,14 +55,17 @@ _RESULTS_KEPT = 1024
 
 class FanoutStore(Protocol):
     """What a fan-out needs of its backend (:class:`~reference_impl.backends.redis.RedisBackend`
-    is one): the wake-up channel, fresh clients, and the log."""
+    is one): the wake-up channel, a subscription to it, and the log."""
 
     channel: str
 
     @property
     def max_wait(self) -> float: ...
 
-    def client(self, *, pubsub: bool = False) -> aioredis.Redis: ...
+    def wakeups(self) -> AbstractAsyncContextManager[AsyncIterator[dict[str, Any]]]:
+        """Subscribe to the wake-up channel on entry (raise a ``RedisError`` or ``OSError`` if
+        that fails); iterate the messages, as redis-py's pub/sub items; close on exit."""
+        ...
 
     async def read_after(
         self, thread_id: str, after_seq: int, epoch: str | None = None
@@ -294,15 +298,13 @@ class RedisFanout:
     async def _run(self) -> None:
         failures = 0
         while True:
-            client = self.backend.client(pubsub=True)
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(self.backend.channel)
-                await self._now_subscribed()
-                failures = 0
-                await self._catch_up()
-                async for item in pubsub.listen():
-                    await self._on_wakeup(item)
+                async with self.backend.wakeups() as wakeups:
+                    await self._now_subscribed()
+                    failures = 0
+                    await self._catch_up()
+                    async for item in wakeups:
+                        await self._on_wakeup(item)
             except (RedisError, OSError, asyncio.TimeoutError, BackendUnavailableError) as exc:
                 logger.warning("wake-up subscription lost (%r); reconnecting", exc)
             except Exception:
@@ -310,10 +312,6 @@ class RedisFanout:
                 logger.exception("wake-up subscriber failed; resubscribing")
             finally:
                 self._subscribed.clear()
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
-                with contextlib.suppress(Exception):
-                    await client.aclose()
             await asyncio.sleep(min(self.reconnect_delay * 2**failures, self.max_reconnect_delay))
             failures += 1
 
