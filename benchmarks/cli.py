@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--repeats",
         type=int,
         default=1,
-        help="fan-out, latency, connections, redis: interleaved rounds, best kept",
+        help="fan-out, latency, connections, redis, plugin: interleaved rounds, best kept",
     )
     add("--no-socketio", action="store_true", help="skip the python-socketio baseline")
     add("--latency-rate", type=float, default=1000.0, help="latency: events/s (1000)")
@@ -63,7 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--connections", type=_sizes, default=[1000, 10000], help="idle clients (1000,10000)")
     add("--plugin-tests", type=int, default=500, help="plugin: generated tests (500)")
     add("--server-tests", type=int, default=50, help="plugin: real_ws_server tests (50)")
-    add("--plugin-rounds", type=int, default=1, help="plugin: runs of each, best kept")
+    add(
+        "--plugin-rounds",
+        type=int,
+        default=1,
+        help="plugin: runs of each, best kept (at least --repeats)",
+    )
     add("--redis-clients", type=int, default=100, help="redis: subscribers (100)")
     add("--redis-events", type=int, default=1000, help="redis: events (1000)")
     add("--agui-events", type=int, default=100_000, help="agui: stream length (100000)")
@@ -115,7 +120,7 @@ async def _run_all(args: argparse.Namespace) -> list[Row]:
             rows += await plugin_overhead.run_plugin(
                 tests=args.plugin_tests,
                 server_tests=args.server_tests,
-                rounds=args.plugin_rounds,
+                rounds=max(args.plugin_rounds, args.repeats),
                 timeout=args.timeout * 3,
             )
         elif name == "agui":
