@@ -17,9 +17,9 @@ manager offers each event to all of a thread's subscribers in one
 :meth:`SessionHub.deliver_many` call. Subscribers in steady state (gate at the event's previous
 seq, nothing queued, transport open and not backed up) get the event encoded once and written
 with one call to every one of them (:class:`WritesMany`; the websockets server serializes the
-frame once, too); the others (replaying, holding a gap,
-backed up) take the per-connection :meth:`ThreadSubscriber.deliver` path. Both paths advance the
-same gate, so a subscriber moves between them without a gap or a duplicate.
+frame once, too); the others (replaying, holding a gap, backed up) take the per-connection
+:meth:`ThreadSubscriber.deliver` path. Both paths advance the same gate, so a subscriber moves
+between them without a gap or a duplicate.
 """
 
 from __future__ import annotations
@@ -457,16 +457,19 @@ class Session:
             logger.exception("session %s failed", self.peer)
             await self.close(CloseCode.INTERNAL_ERROR, "internal error")
         finally:
-            if self._closing is not None:
-                # let a close under way send its last frame before the writer stops
-                await asyncio.gather(self._closing, return_exceptions=True)
-            self.state = SessionState.CLOSED
-            self._detach()
-            tasks = [*self._tasks] if self._writer is None else [self._writer, *self._tasks]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            self.hub.sessions.discard(self)
+            try:
+                if self._closing is not None:
+                    # let a close under way send its last frame before the writer stops
+                    await asyncio.gather(self._closing, return_exceptions=True)
+                self.state = SessionState.CLOSED
+                self._detach()
+                tasks = [*self._tasks] if self._writer is None else [self._writer, *self._tasks]
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+            finally:
+                # also when this clean-up is cancelled: the hub forgets every ended session
+                self.hub.sessions.discard(self)
         return self
 
     async def _authenticate(self, token: str | None) -> bool:
