@@ -52,6 +52,14 @@ class _Protocol(asyncio.Protocol):
         self.pushes: deque[Any] | None = None
         self.push_waiter: asyncio.Future[None] | None = None
 
+    def send(self, command: tuple[str | int | bytes, ...]) -> asyncio.Future[Any]:
+        """Write ``command``; return the future its reply (in order) will resolve."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.pending.append(future)
+        assert self.transport is not None
+        self.transport.write(_pack(command))
+        return future
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
@@ -112,18 +120,15 @@ class RespConnection:
         protocol = self._protocol
         if protocol is None or protocol.lost is not None:
             protocol = await self._connect()
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        protocol.pending.append(future)
-        transport = protocol.transport
-        assert transport is not None
-        transport.write(_pack(args))
+        future = protocol.send(args)
         try:
             return await future
         except asyncio.CancelledError:
             # The caller gave up (a timeout): the server may be stuck, so this connection is
             # dropped and the next command opens another. Commands still pending on it fail
             # with a connection error; callers retry them (the append's token makes that safe).
-            transport.close()
+            assert protocol.transport is not None
+            protocol.transport.close()
             raise
 
     async def _connect(self) -> _Protocol:
@@ -158,13 +163,10 @@ class RespConnection:
         if options.get("db"):
             setup.append(("SELECT", int(options["db"])))
         for command in setup:
-            future: asyncio.Future[Any] = loop.create_future()
-            protocol.pending.append(future)
-            assert protocol.transport is not None
-            protocol.transport.write(_pack(command))
             try:
-                await asyncio.wait_for(future, self.connect_timeout)
+                await asyncio.wait_for(protocol.send(command), self.connect_timeout)
             except BaseException:
+                assert protocol.transport is not None
                 protocol.transport.close()
                 raise
         return protocol
